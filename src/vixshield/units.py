@@ -1,0 +1,52 @@
+"""The conventions table: every unit VixShield uses, in one place.
+
+| quantity          | convention                                                        |
+|-------------------|-------------------------------------------------------------------|
+| time to expiry    | years, ACT/365 to the settlement instant, counted in minutes      |
+|                   | (``minutes / 525_600``), as in the Cboe VIX methodology           |
+| volatility        | decimal per year (0.20 is 20%)                                    |
+| rates, yields     | decimal per year, continuously compounded                         |
+| vega              | price change per 1 vol point (``dV/dsigma / 100``)               |
+| theta             | price change per calendar day (``-dV/dT / 365``)                 |
+| rho               | price change per 1% rate move (``dV/dr / 100``)                  |
+| vanna             | change of delta per 1 vol point (``d2V/dS dsigma / 100``)        |
+| volga             | change of vega-per-vol-point per 1 vol point (``d2V/dsigma2 / 1e4``)|
+| settlement        | SPX AM-settled: 09:30 ET; SPXW PM-settled: 16:00 ET; VIX: 09:30 ET|
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from vixshield.errors import InvalidInputError
+
+NEW_YORK: Final = ZoneInfo("America/New_York")
+MINUTES_PER_YEAR: Final = 525_600  # N365 in the VIX white paper
+MINUTES_PER_30_DAYS: Final = 43_200  # N30 in the VIX white paper
+DAYS_PER_YEAR: Final = 365.0
+VOL_POINT: Final = 0.01  # one vol point in decimal volatility
+RATE_PERCENT: Final = 0.01  # one percentage point of rate
+
+AM_SETTLEMENT_TIME: Final = time(9, 30)  # SOQ of standard SPX, VRO of VIX
+PM_SETTLEMENT_TIME: Final = time(16, 0)  # official close for SPXW
+
+SPX_MULTIPLIER: Final = 100
+VIX_OPTION_MULTIPLIER: Final = 100
+VX_FUTURE_MULTIPLIER: Final = 1000
+
+
+def years_between(start: datetime, end: datetime) -> float:
+    """Time from ``start`` to ``end`` in years, ACT/365 counted in whole and fractional minutes.
+
+    Both datetimes must be timezone-aware; this is ``minutes / 525_600`` as in the VIX
+    methodology (a calendar year of 365 days regardless of leap years).
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInputError(
+            "years_between needs timezone-aware datetimes; "
+            f"got start={start!r}, end={end!r}. Attach a zone, e.g. vixshield.units.NEW_YORK."
+        )
+    minutes = (end - start).total_seconds() / 60.0
+    return minutes / MINUTES_PER_YEAR
