@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -40,13 +40,15 @@ VX_FUTURE_MULTIPLIER: Final = 1000
 def years_between(start: datetime, end: datetime) -> float:
     """Time from ``start`` to ``end`` in years, ACT/365 counted in whole and fractional minutes.
 
-    Both datetimes must be timezone-aware; this is ``minutes / 525_600`` as in the VIX
-    methodology (a calendar year of 365 days regardless of leap years).
+    Both datetimes must be timezone-aware; this is elapsed real minutes ``/ 525_600`` as in
+    the VIX methodology (a calendar year of 365 days regardless of leap years).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInputError(
             "years_between needs timezone-aware datetimes; "
             f"got start={start!r}, end={end!r}. Attach a zone, e.g. vixshield.units.NEW_YORK."
         )
-    minutes = (end - start).total_seconds() / 60.0
+    # Convert to UTC first: Python subtracts two datetimes that share a tzinfo object as wall
+    # clock times, which would lose or gain an hour across a daylight-saving change.
+    minutes = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60.0
     return minutes / MINUTES_PER_YEAR
