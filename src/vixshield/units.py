@@ -52,3 +52,21 @@ def years_between(start: datetime, end: datetime) -> float:
     # clock times, which would lose or gain an hour across a daylight-saving change.
     minutes = (end.astimezone(UTC) - start.astimezone(UTC)).total_seconds() / 60.0
     return minutes / MINUTES_PER_YEAR
+
+
+def wall_clock_years_between(start: datetime, end: datetime) -> float:
+    """Time from ``start`` to ``end`` in years counted on New York wall clocks, as Cboe's VIX does.
+
+    The VIX methodology sums minutes to midnight, whole days of 1,440 minutes and the minutes
+    of the settlement day, so a daylight-saving change inside the term neither adds nor removes
+    an hour. This is the convention for reproducing the VIX; option pricing uses the real
+    elapsed time of :func:`years_between`.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInputError(
+            "wall_clock_years_between needs timezone-aware datetimes; "
+            f"got start={start!r}, end={end!r}. Attach a zone, e.g. vixshield.units.NEW_YORK."
+        )
+    local_start = start.astimezone(NEW_YORK).replace(tzinfo=None)
+    local_end = end.astimezone(NEW_YORK).replace(tzinfo=None)
+    return (local_end - local_start).total_seconds() / 60.0 / MINUTES_PER_YEAR

@@ -8,7 +8,7 @@ import pytest
 
 from vixshield.clock import FixedClock, SystemClock
 from vixshield.errors import InvalidInputError
-from vixshield.units import NEW_YORK, years_between
+from vixshield.units import NEW_YORK, wall_clock_years_between, years_between
 
 
 def test_years_between_counts_minutes_over_525600() -> None:
@@ -40,3 +40,11 @@ def test_fixed_clock_is_fixed_and_aware() -> None:
 
 def test_system_clock_is_aware() -> None:
     assert SystemClock().now().tzinfo is not None
+
+
+def test_wall_clock_years_ignore_dst_as_the_vix_does() -> None:
+    # Across the 2019-11-03 fall-back, the VIX counts one day as 1,440 minutes.
+    start = datetime(2019, 11, 2, 12, 0, tzinfo=NEW_YORK)
+    end = datetime(2019, 11, 3, 12, 0, tzinfo=NEW_YORK)
+    assert wall_clock_years_between(start, end) == pytest.approx(1_440 / 525_600)
+    assert years_between(start, end) == pytest.approx(1_500 / 525_600)

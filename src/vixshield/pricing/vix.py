@@ -8,8 +8,9 @@ Methodology" and the VIX white paper, 2014/2019 editions; summarised in
    SPXW PM-settled, 16:00 ET; SPXW included since 2014-10-06) with more than 23 and at most 37
    calendar days to expiry (:func:`select_terms` explains the bounds).
 2. **Time.** :math:`T = (M_\text{current day} + M_\text{settlement day} + M_\text{other days})
-   / 525\,600`, which is the number of minutes from the quote instant to the settlement instant
-   over the minutes in a 365-day year (:func:`vixshield.units.years_between`).
+   / 525\,600`: whole days count 1,440 minutes each, so minutes are counted on New York wall
+   clocks and a daylight-saving change inside the term adds or removes nothing
+   (:func:`vixshield.units.wall_clock_years_between`).
 3. **Forward.** At the strike :math:`K^*` with the smallest :math:`|C - P|` (bid/ask mids),
    :math:`F = K^* + e^{RT}(C - P)`.
 4. **K0.** The first listed strike at or below :math:`F`.
@@ -75,7 +76,7 @@ from vixshield.units import (
     MINUTES_PER_YEAR,
     NEW_YORK,
     PM_SETTLEMENT_TIME,
-    years_between,
+    wall_clock_years_between,
 )
 
 __all__ = [
@@ -386,7 +387,7 @@ def term_variance(quotes: ExpiryQuotes, quote_time: datetime, *, rate: float) ->
     Steps 3-6 of the module docstring. :math:`K^*` is searched over the strikes quoted on both
     sides with positive bids (a zero-bid midpoint is not a price); ties go to the lower strike.
     """
-    t_years = years_between(quote_time, quotes.settlement)
+    t_years = wall_clock_years_between(quote_time, quotes.settlement)
     where = f"expiry {quotes.expiry.isoformat()}"
     if not t_years > 0.0:
         raise InvalidInputError(
@@ -635,7 +636,7 @@ def select_terms(
         )
     today = quote_time.astimezone(NEW_YORK).date()
     for exp in chain:
-        minutes = years_between(quote_time, exp.settlement) * MINUTES_PER_YEAR
+        minutes = wall_clock_years_between(quote_time, exp.settlement) * MINUTES_PER_YEAR
         if abs(minutes - MINUTES_PER_30_DAYS) < _EXACT_30_DAYS_TOLERANCE_MINUTES:
             return exp, None
     by_date: dict[date, ExpiryQuotes] = {}
@@ -683,10 +684,10 @@ def vix_index(
         ``summary()`` gives the expiries, T1, T2, F1, F2, K0s, strike counts and variances.
     """
     near_q, next_q = select_terms(chain, quote_time)
-    t1 = years_between(quote_time, near_q.settlement)
+    t1 = wall_clock_years_between(quote_time, near_q.settlement)
     near = term_variance(near_q, quote_time, rate=_rate_for(rate, t1))
     if next_q is None:
         return vix_from_terms(near)
-    t2 = years_between(quote_time, next_q.settlement)
+    t2 = wall_clock_years_between(quote_time, next_q.settlement)
     nxt = term_variance(next_q, quote_time, rate=_rate_for(rate, t2))
     return vix_from_terms(near, nxt)
