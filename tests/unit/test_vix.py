@@ -546,3 +546,15 @@ def test_non_finite_rate_is_refused() -> None:
 def test_arrays_are_read_only(base_term: TermVariance) -> None:
     with pytest.raises(ValueError, match="read-only"):
         base_term.contributions[0] = 1.0
+
+
+def test_holiday_thursday_stands_in_for_its_friday() -> None:
+    # Christmas 2026 is a Friday: the SPXW weekly settles Thursday 2026-12-24 (13:00 early
+    # close is irrelevant here, only the date). From Friday 2026-11-20 the window 23 < d <= 37
+    # holds 2026-12-18 (28 days) and 2026-12-24 (34 days, standing in for 2026-12-25).
+    from vixshield.pricing.vix import _is_friday_expiry
+
+    assert _is_friday_expiry(date(2026, 12, 24))
+    assert _is_friday_expiry(date(2026, 12, 18))
+    assert not _is_friday_expiry(date(2026, 12, 17))  # an ordinary Thursday
+    assert not _is_friday_expiry(date(2026, 12, 23))

@@ -27,6 +27,7 @@ class Reason(IntEnum):
     NONPOSITIVE_PRICE = 8  # option price <= 0 given for implied volatility
     NO_CONVERGENCE = 9  # the solver did not reach its tolerance (should never happen)
     BAD_RIGHT = 10  # option right is neither call nor put
+    NOT_GIVEN = 11  # the input this output needs was not given (an implied vol with no premium)
 
 
 def describe(codes: npt.ArrayLike) -> dict[str, int]:

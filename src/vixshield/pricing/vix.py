@@ -62,13 +62,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vixshield import calendar
 from vixshield.errors import DataError, InvalidInputError
 from vixshield.units import (
     AM_SETTLEMENT_TIME,
@@ -597,6 +598,14 @@ def vix_from_terms(near: TermVariance, next_term: TermVariance | None = None) ->
     )
 
 
+def _is_friday_expiry(day: date) -> bool:
+    """A Friday, or a Thursday standing in for a Friday that is an exchange holiday."""
+    if day.weekday() == _FRIDAY:
+        return True
+    friday = day + timedelta(days=1)
+    return friday.weekday() == _FRIDAY and not calendar.is_session(friday)
+
+
 def select_terms(
     chain: Sequence[ExpiryQuotes], quote_time: datetime
 ) -> tuple[ExpiryQuotes, ExpiryQuotes | None]:
@@ -628,7 +637,9 @@ def select_terms(
     calendar days would be the next-term options", so 37 itself is allowed. The near term is the
     earliest candidate, the next term the one after it. Where two expiries share a Friday (the
     third Friday listing both the AM monthly and a PM weekly), the AM standard option is used, as
-    the white paper prescribes SPX weeklys "except the 3rd Friday of each month".
+    the white paper prescribes SPX weeklys "except the 3rd Friday of each month". When the
+    Friday is an exchange holiday, Cboe lists that week's expiry on the Thursday before; such a
+    Thursday expiry stands in for its Friday (e.g. 2026-12-24 for Christmas 2026).
     """
     if quote_time.tzinfo is None:
         raise InvalidInputError(
@@ -642,7 +653,7 @@ def select_terms(
     by_date: dict[date, ExpiryQuotes] = {}
     for exp in chain:
         days = (exp.expiry - today).days
-        if exp.expiry.weekday() != _FRIDAY:
+        if not _is_friday_expiry(exp.expiry):
             continue
         if not MIN_DAYS_TO_EXPIRY_EXCLUSIVE < days <= MAX_DAYS_TO_EXPIRY:
             continue
