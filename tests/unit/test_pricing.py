@@ -382,12 +382,21 @@ def test_non_numeric_arguments_raise() -> None:
 def test_price_only_equals_greeks_price() -> None:
     strikes = np.linspace(2500.0, 7500.0, 41)
     is_call = np.arange(41) % 2 == 0
-    g = bsm_greeks(5000.0, strikes, 0.25, 0.3, rate=0.03, div_yield=0.01, is_call=is_call)
-    p = bsm_price(5000.0, strikes, 0.25, 0.3, rate=0.03, div_yield=0.01, is_call=is_call)
+    kw = {"rate": 0.03, "is_call": is_call}
+    p = bsm_price(5000.0, strikes, 0.25, 0.3, div_yield=0.01, **kw)
+    p76 = black76_price(5000.0, strikes, 0.25, 0.3, **kw)
+    # The numpy Greeks kernel runs the same steps as the price-only one: bit for bit.
+    g = bsm_greeks(5000.0, strikes, 0.25, 0.3, div_yield=0.01, backend="numpy", **kw)
     np.testing.assert_array_equal(p, g.price)
-    g76 = black76_greeks(5000.0, strikes, 0.25, 0.3, rate=0.03, is_call=is_call)
-    p76 = black76_price(5000.0, strikes, 0.25, 0.3, rate=0.03, is_call=is_call)
+    g76 = black76_greeks(5000.0, strikes, 0.25, 0.3, backend="numpy", **kw)
     np.testing.assert_array_equal(p76, g76.price)
+    # The default (C kernel when built) uses vector exp/log/erfc within a few ulp.
+    np.testing.assert_allclose(
+        bsm_greeks(5000.0, strikes, 0.25, 0.3, div_yield=0.01, **kw).price, p, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        black76_greeks(5000.0, strikes, 0.25, 0.3, **kw).price, p76, rtol=1e-12
+    )
 
 
 def test_forward_form_matches_black76_and_rejects_bad_discount_factor() -> None:
@@ -482,3 +491,11 @@ def test_scalar_twin_raises_invalid_input(kwargs: dict[str, object], pattern: st
 def test_scalar_black76_names_forward() -> None:
     with pytest.raises(InvalidInputError, match=r"forward must be a finite number > 0, got 0"):
         black76_greeks_scalar(0, 100.0, 1.0, 0.2, rate=0.0, is_call=True)
+
+
+def test_backend_choice_is_checked() -> None:
+    with pytest.raises(InvalidInputError, match="backend must be"):
+        bsm_greeks(100.0, 100.0, 1.0, 0.2, rate=0.0, is_call=True, backend="gpu")  # type: ignore[arg-type]
+    numpy_g = bsm_greeks(100.0, 100.0, 1.0, 0.2, rate=0.0, is_call=True, backend="numpy")
+    auto_g = bsm_greeks(100.0, 100.0, 1.0, 0.2, rate=0.0, is_call=True)
+    assert float(auto_g.price) == pytest.approx(float(numpy_g.price), rel=1e-13)

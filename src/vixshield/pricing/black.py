@@ -110,13 +110,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
 from vixshield.errors import InvalidInputError
+from vixshield.pricing import _native
 from vixshield.pricing.reasons import Reason
 
 __all__ = [
@@ -517,6 +518,25 @@ def _greeks(outs: tuple[FloatArray, ...], reason: ReasonArray) -> OptionGreeks:
 # Public API
 
 
+Backend = Literal["auto", "numpy", "native"]
+
+
+def _use_native(backend: Backend) -> bool:
+    """Whether a call runs on the C kernel: ``auto`` takes it when it was built."""
+    if backend == "auto":
+        return _native.AVAILABLE
+    if backend == "native":
+        if not _native.AVAILABLE:
+            raise InvalidInputError(
+                f"backend='native' but the C kernel is not built ({_native.LOAD_ERROR}); "
+                "reinstall with a C compiler (make clean && make test) or use backend='numpy'"
+            )
+        return True
+    if backend == "numpy":
+        return False
+    raise InvalidInputError(f"backend must be 'auto', 'numpy' or 'native', got {backend!r}")
+
+
 def bsm_greeks(
     spot: npt.ArrayLike,
     strike: npt.ArrayLike,
@@ -526,6 +546,7 @@ def bsm_greeks(
     rate: npt.ArrayLike,
     div_yield: npt.ArrayLike = 0.0,
     is_call: npt.ArrayLike,
+    backend: Backend = "auto",
 ) -> OptionGreeks:
     r"""Black-Scholes-Merton price and Greeks with a continuous dividend yield.
 
@@ -560,6 +581,11 @@ def bsm_greeks(
     InvalidInputError
         Only if the shapes do not broadcast or an argument is not numeric.
     """
+    if _use_native(backend):
+        native = _native.bsm_greeks(
+            spot, strike, t_years, vol, rate=rate, div_yield=div_yield, is_call=is_call
+        )
+        return OptionGreeks(*native)
     named = {
         "spot": _as_float("spot", spot),
         "strike": _as_float("strike", strike),
@@ -609,6 +635,7 @@ def black76_greeks(
     *,
     rate: npt.ArrayLike,
     is_call: npt.ArrayLike,
+    backend: Backend = "auto",
 ) -> OptionGreeks:
     r"""Black-76 price and Greeks of a European option on a forward or future.
 
@@ -636,6 +663,9 @@ def black76_greeks(
     OptionGreeks
         As :func:`bsm_greeks`, with delta, gamma and vanna with respect to the forward.
     """
+    if _use_native(backend):
+        native = _native.black76_greeks(forward, strike, t_years, vol, rate=rate, is_call=is_call)
+        return OptionGreeks(*native)
     named = {
         "forward": _as_float("forward", forward),
         "strike": _as_float("strike", strike),
