@@ -22,7 +22,7 @@ class Reason(IntEnum):
     NONPOSITIVE_STRIKE = 3  # strike <= 0
     NONPOSITIVE_TIME = 4  # time to expiry <= 0 (at or past settlement)
     NONPOSITIVE_VOL = 5  # volatility <= 0
-    BELOW_INTRINSIC = 6  # price below the lower no-arbitrage bound (discounted intrinsic)
+    BELOW_INTRINSIC = 6  # price at or below the lower no-arbitrage bound (discounted intrinsic)
     ABOVE_UPPER_BOUND = 7  # price at or above the upper bound (discounted forward / strike)
     NONPOSITIVE_PRICE = 8  # option price <= 0 given for implied volatility
     NO_CONVERGENCE = 9  # the solver did not reach its tolerance (should never happen)
