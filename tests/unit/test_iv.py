@@ -11,6 +11,7 @@ from py_lets_be_rational import black as lbr_black
 
 import vixshield.pricing.iv as iv_module
 from vixshield.errors import InvalidInputError
+from vixshield.pricing.black import black76_price
 from vixshield.pricing.iv import ImpliedVol, implied_vol_black76, implied_vol_bsm
 from vixshield.pricing.reasons import Reason
 
@@ -240,3 +241,21 @@ def test_one_minute_to_expiry_far_otm() -> None:
     iv = implied_vol_black76(price, forward, strike, t_years, rate=0.0, is_call=False)
     assert int(iv.reason) == Reason.OK
     assert abs(float(iv.vol) - vol) < 1e-10
+
+
+def test_threads_do_not_change_results() -> None:
+    # 5 chunks of 32,768 options: one thread and several must give identical bits.
+    rng = np.random.default_rng(7)
+    n = 5 * 32_768 + 11
+    f = rng.uniform(4000.0, 6000.0, n)
+    k = f * rng.uniform(0.5, 1.5, n)
+    t = rng.uniform(1 / 365, 2.0, n)
+    is_call = rng.random(n) < 0.5
+    price = black76_price(f, k, t, rng.uniform(0.05, 1.5, n), rate=0.03, is_call=is_call)
+    one = implied_vol_black76(price, f, k, t, rate=0.03, is_call=is_call, threads=1)
+    for threads in (2, 3, None):
+        many = implied_vol_black76(price, f, k, t, rate=0.03, is_call=is_call, threads=threads)
+        np.testing.assert_array_equal(many.vol, one.vol)
+        np.testing.assert_array_equal(many.reason, one.reason)
+    with pytest.raises(InvalidInputError, match="threads"):
+        implied_vol_black76(price, f, k, t, rate=0.03, is_call=is_call, threads=0)

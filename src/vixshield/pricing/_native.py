@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import ctypes
 import importlib.machinery
-import os
 import platform
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
@@ -45,6 +43,8 @@ import numpy as np
 import numpy.typing as npt
 
 from vixshield.errors import InvalidInputError, VixShieldError
+from vixshield.pricing import _threads
+from vixshield.pricing._threads import default_threads
 
 __all__ = [
     "AVAILABLE",
@@ -156,39 +156,11 @@ AVAILABLE: Final[bool] = _LIB is not None
 #: True when the AVX2 + libmvec path is active (else the scalar C path runs).
 VECTOR_MATH: Final[bool] = _LIB is not None and _attach_libmvec(_LIB)
 
-_executor: ThreadPoolExecutor | None = None
-_executor_workers = 0
-_executor_pid = 0
-_executor_lock = threading.Lock()
-
-
-def default_threads() -> int:
-    """Cores this process may run on (``sched_getaffinity`` where available)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
 
 def plan_threads(n: int, threads: int | None = None) -> int:
     """Threads a call over ``n`` elements uses: ``threads`` (None: all cores), at most one per
     ``MIN_CHUNK`` elements, at least 1."""
     return max(1, min(threads or default_threads(), n // MIN_CHUNK))
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """The process-wide pool, grown on demand and made anew in a forked child (whose copy of
-    the parent's pool has no threads and would never run a task)."""
-    global _executor, _executor_workers, _executor_pid  # noqa: PLW0603 - one pool per process
-    with _executor_lock:
-        pid = os.getpid()
-        if _executor is None or _executor_workers < workers or _executor_pid != pid:
-            old = _executor if _executor_pid == pid else None
-            _executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vxs-kernel")
-            _executor_workers, _executor_pid = workers, pid
-            if old is not None:
-                old.shutdown(wait=False)
-        return _executor
 
 
 class _Input(NamedTuple):
@@ -278,7 +250,7 @@ def _run(
     if len(bounds) <= 1:
         codes = [call(0, n)]
     else:
-        pool = _pool(len(bounds) - 1)
+        pool = _threads.pool(len(bounds) - 1)
         futures: list[Future[int]] = [pool.submit(call, lo, hi) for lo, hi in bounds[:-1]]
         codes = [call(*bounds[-1])] + [f.result() for f in futures]
     for rc in codes:

@@ -150,6 +150,7 @@ import numpy.typing as npt
 from scipy import special
 
 from vixshield.errors import InvalidInputError
+from vixshield.pricing import _threads
 from vixshield.pricing.reasons import Reason
 
 __all__ = ["ImpliedVol", "implied_vol_black76", "implied_vol_bsm"]
@@ -807,6 +808,7 @@ def implied_vol_black76(
     *,
     rate: npt.ArrayLike,
     is_call: npt.ArrayLike,
+    threads: int | None = None,
 ) -> ImpliedVol:
     r"""Black-76 implied volatility of European options on a forward, element by element.
 
@@ -829,6 +831,9 @@ def implied_vol_black76(
         Continuously compounded risk-free rate used to discount the premium.
     is_call : array_like of bool
         ``True`` for calls, ``False`` for puts. Non-boolean input must be 0 or 1.
+    threads : int or None, default None
+        Threads to split the work over, in chunks of 32,768 options (None: every core this
+        process may use). Results do not depend on it: each chunk is solved the same way.
 
     Returns
     -------
@@ -879,12 +884,26 @@ def implied_vol_black76(
 
     vol = np.empty(p.shape)
     reason = np.empty(p.shape, dtype=np.int8)
+
     # Whole pipeline chunk by chunk: the temporaries stay in cache (about 1.4x faster).
-    for start in range(0, p.size, _CHUNK):
-        c = slice(start, start + _CHUNK)
-        vol[c], reason[c] = _black76_chunk(
-            p[c], f[c], k[c], t[c], r[c], call=call[c], bad_right=bad_right[c]
-        )
+    # Chunks write disjoint slices, so threads can share the outputs; numpy releases the GIL.
+    def solve(starts: range) -> None:
+        for start in starts:
+            c = slice(start, start + _CHUNK)
+            vol[c], reason[c] = _black76_chunk(
+                p[c], f[c], k[c], t[c], r[c], call=call[c], bad_right=bad_right[c]
+            )
+
+    n_chunks = -(-p.size // _CHUNK)
+    if threads is not None and threads < 1:
+        raise InvalidInputError(f"threads must be >= 1 or None (all cores), got {threads!r}")
+    workers = max(1, min(threads or _threads.default_threads(), n_chunks))
+    if workers == 1:
+        solve(range(0, p.size, _CHUNK))
+    else:
+        groups = [range(i * _CHUNK, p.size, workers * _CHUNK) for i in range(workers)]
+        for future in [_threads.pool(workers).submit(solve, g) for g in groups]:
+            future.result()
     return ImpliedVol(vol=vol.reshape(shape), reason=reason.reshape(shape))
 
 
@@ -897,6 +916,7 @@ def implied_vol_bsm(
     rate: npt.ArrayLike,
     div_yield: npt.ArrayLike = 0.0,
     is_call: npt.ArrayLike,
+    threads: int | None = None,
 ) -> ImpliedVol:
     r"""Black-Scholes-Merton implied volatility (continuous dividend yield), element by element.
 
@@ -920,6 +940,8 @@ def implied_vol_bsm(
         Continuously compounded dividend yield :math:`q`.
     is_call : array_like of bool
         ``True`` for calls, ``False`` for puts.
+    threads : int or None, default None
+        As :func:`implied_vol_black76`.
 
     Returns
     -------
@@ -943,4 +965,6 @@ def implied_vol_bsm(
         forward = s_arr * np.exp((r_arr - q_arr) * t_arr)
         # exp(...) of a NaN or infinite carry already reaches forward; a finite spot must too
         forward = np.where(np.isfinite(q_arr), forward, np.nan)
-    return implied_vol_black76(price, forward, strike, t_arr, rate=r_arr, is_call=is_call)
+    return implied_vol_black76(
+        price, forward, strike, t_arr, rate=r_arr, is_call=is_call, threads=threads
+    )
