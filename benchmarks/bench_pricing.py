@@ -10,7 +10,8 @@ Random European options as in the issue (fixed seed): spot 4000-6000, strike 0.5
 
 * Throughput: best of N wall-clock runs (``time.perf_counter``) of one call over the whole
   array, in million options per second; "1" core means one thread, "all" the threads of
-  ``vixshield.pricing._native.default_threads()`` (only the C kernel uses more than one).
+  ``vixshield.pricing._native.default_threads()`` (the C kernel and our implied vol use
+  threads; numpy and the peers run on one).
 * py_vollib_vectorized 0.1.1: prices and IVs only. Its Greeks are finite differences and its
   rho moves r and q together, so they are not the same quantities. Its first call compiles
   with numba; that warm-up is excluded.
@@ -345,7 +346,7 @@ def main() -> None:
     # ---- price + Greeks ----------------------------------------------------------------------
     acc: dict[str, tuple[float, float]] = {}
     if black is not None:
-        acc["numpy"] = price_accuracy(black.bsm_greeks(**acc_opts).price, ref)
+        acc["numpy"] = price_accuracy(black.bsm_greeks(**acc_opts, backend="numpy").price, ref)
         acc["numpy_price"] = price_accuracy(black.bsm_price(**acc_opts), ref)
     if _native.AVAILABLE:
         acc["c_auto"] = price_accuracy(_native.bsm_greeks(**acc_opts).price, ref)
@@ -364,10 +365,10 @@ def main() -> None:
         if black is not None:
             entries.append(
                 (
-                    "numpy black.bsm_greeks",
+                    "numpy kernel (black, backend=numpy)",
                     "all",
                     "1",
-                    lambda o=opts: black.bsm_greeks(**o),
+                    lambda o=opts: black.bsm_greeks(**o, backend="numpy"),
                     "numpy",
                 )
             )
@@ -462,12 +463,13 @@ def main() -> None:
             flag = np.where(opts["is_call"], "c", "p")
             iv_entries: list[tuple[str, Callable[[], Arr]]] = []
             if implied_vol_bsm is not None:
-                iv_entries.append(
-                    ("ours iv.implied_vol_bsm (numpy)",
-                     lambda o=opts, p=prices: np.asarray(implied_vol_bsm(
-                         p, o["spot"], o["strike"], o["t_years"], rate=o["rate"],
-                         div_yield=o["div_yield"], is_call=o["is_call"]).vol))
-                )  # fmt: skip
+                for th in sorted({1, threads_all}):
+                    iv_entries.append(
+                        (f"ours iv.implied_vol_bsm (numpy), {th} thread(s)",
+                         lambda o=opts, p=prices, th=th: np.asarray(implied_vol_bsm(
+                             p, o["spot"], o["strike"], o["t_years"], rate=o["rate"],
+                             div_yield=o["div_yield"], is_call=o["is_call"], threads=th).vol))
+                    )  # fmt: skip
             iv_entries.append(
                 ("py_vollib_vectorized 0.1.1",
                  lambda o=opts, p=prices, f=flag: np.asarray(pvv.vectorized_implied_volatility(
@@ -502,7 +504,7 @@ def main() -> None:
                      f"{int(np.sum(finite > IV_ERR_LIMIT)):,}"]
                 )  # fmt: skip
         print_table(
-            "Implied volatility from prices of known vols (single thread)",
+            "Implied volatility from prices of known vols (peers single-threaded)",
             ["n", "implementation", "ms/call", "M opt/s", "invertible", "fails",
              "max |err| (invertible)", f"err > {IV_ERR_LIMIT:g}"],
             iv_rows,
