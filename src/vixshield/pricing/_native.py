@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from vixshield.errors import InvalidInputError, VixShieldError
 from vixshield.pricing import _threads
+from vixshield.pricing._inputs import as_float
 from vixshield.pricing._threads import default_threads
 
 __all__ = [
@@ -168,15 +169,6 @@ class _Input(NamedTuple):
     address: int
     stride: int  # elements: 0 broadcasts one value, 1 is contiguous
     itemsize: int
-
-
-def _as_float(name: str, value: npt.ArrayLike) -> FloatArray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"{name} must be a float or an array of floats, got {value!r}"
-        ) from exc
 
 
 def _as_right(is_call: npt.ArrayLike) -> npt.NDArray[np.uint8]:
@@ -313,12 +305,12 @@ def bsm_greeks(
         When shapes do not broadcast or an argument is not numeric.
     """
     named = {
-        "spot": _as_float("spot", spot),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
-        "div_yield": _as_float("div_yield", div_yield),
+        "spot": as_float("spot", spot),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
+        "div_yield": as_float("div_yield", div_yield),
     }
     return _run(_MODEL_BSM, named, _as_right(is_call), threads, path)
 
@@ -342,10 +334,10 @@ def black76_greeks(
     and ``path`` as :func:`bsm_greeks`.
     """
     named = {
-        "forward": _as_float("forward", forward),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
+        "forward": as_float("forward", forward),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
     }
     return _run(_MODEL_BLACK76, named, _as_right(is_call), threads, path)

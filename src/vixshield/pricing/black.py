@@ -109,7 +109,7 @@ with every input an array.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final, Literal, TypeAlias
 
 import numpy as np
@@ -118,9 +118,11 @@ from scipy.special import ndtr
 
 from vixshield.errors import InvalidInputError
 from vixshield.pricing import _native
+from vixshield.pricing._inputs import as_float
 from vixshield.pricing.reasons import Reason
 
 __all__ = [
+    "GREEK_FIELDS",
     "BoolArray",
     "FloatArray",
     "OptionGreeks",
@@ -176,17 +178,11 @@ class OptionGreeks:
     reason: ReasonArray
 
 
+GREEK_FIELDS: Final = tuple(f.name for f in fields(OptionGreeks) if f.name != "reason")
+"""The output arrays of :class:`OptionGreeks`, price first, in their documented order."""
+
 # --------------------------------------------------------------------------------------------
 # Input handling
-
-
-def _as_float(name: str, value: npt.ArrayLike) -> FloatArray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(
-            f"{name} must be a float or an array of floats, got {value!r}"
-        ) from exc
 
 
 def _as_sign(is_call: npt.ArrayLike) -> tuple[FloatArray, BoolArray | None]:
@@ -587,12 +583,12 @@ def bsm_greeks(
         )
         return OptionGreeks(*native)
     named = {
-        "spot": _as_float("spot", spot),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
-        "div_yield": _as_float("div_yield", div_yield),
+        "spot": as_float("spot", spot),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
+        "div_yield": as_float("div_yield", div_yield),
     }
     w, bad_right = _as_sign(is_call)
     outs, reason = _run(named, w, bad_right, model="bsm", greeks=True)
@@ -615,12 +611,12 @@ def bsm_price(
     Same arguments, shapes and raising rules as :func:`bsm_greeks`.
     """
     named = {
-        "spot": _as_float("spot", spot),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
-        "div_yield": _as_float("div_yield", div_yield),
+        "spot": as_float("spot", spot),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
+        "div_yield": as_float("div_yield", div_yield),
     }
     w, bad_right = _as_sign(is_call)
     outs, _ = _run(named, w, bad_right, model="bsm", greeks=False)
@@ -667,11 +663,11 @@ def black76_greeks(
         native = _native.black76_greeks(forward, strike, t_years, vol, rate=rate, is_call=is_call)
         return OptionGreeks(*native)
     named = {
-        "forward": _as_float("forward", forward),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
+        "forward": as_float("forward", forward),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
     }
     w, bad_right = _as_sign(is_call)
     outs, reason = _run(named, w, bad_right, model="black76", greeks=True)
@@ -689,11 +685,11 @@ def black76_price(
 ) -> FloatArray:
     """Black-76 price only; :func:`black76_greeks` without the Greeks (NaN where invalid)."""
     named = {
-        "forward": _as_float("forward", forward),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "rate": _as_float("rate", rate),
+        "forward": as_float("forward", forward),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "rate": as_float("rate", rate),
     }
     w, bad_right = _as_sign(is_call)
     outs, _ = _run(named, w, bad_right, model="black76", greeks=False)
@@ -718,11 +714,11 @@ def black_forward_price(
     the module docstring). Same shape rules as :func:`bsm_greeks`.
     """
     named = {
-        "forward": _as_float("forward", forward),
-        "strike": _as_float("strike", strike),
-        "t_years": _as_float("t_years", t_years),
-        "vol": _as_float("vol", vol),
-        "discount_factor": _as_float("discount_factor", discount_factor),
+        "forward": as_float("forward", forward),
+        "strike": as_float("strike", strike),
+        "t_years": as_float("t_years", t_years),
+        "vol": as_float("vol", vol),
+        "discount_factor": as_float("discount_factor", discount_factor),
     }
     w, bad_right = _as_sign(is_call)
     outs, _ = _run(named, w, bad_right, model="fwd", greeks=False)

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vixshield.errors import DataError
-from vixshield.pricing.black import OptionGreeks, black76_greeks, bsm_greeks
+from vixshield.pricing.black import GREEK_FIELDS, OptionGreeks, black76_greeks, bsm_greeks
 from vixshield.pricing.iv import implied_vol_black76, implied_vol_bsm
 from vixshield.pricing.reasons import Reason
 
@@ -44,16 +44,7 @@ FloatArray = npt.NDArray[np.float64]
 
 REQUIRED: Final = ("underlying", "strike", "t_years", "right")
 NUMERIC: Final = ("underlying", "strike", "t_years", "vol", "premium", "rate", "div_yield")
-OUTPUT_FIELDS: Final = (
-    "price",
-    "delta",
-    "gamma",
-    "vega_per_volpt",
-    "theta_per_day",
-    "rho_per_pct",
-    "vanna_per_volpt",
-    "volga_per_volpt",
-)
+OUTPUT_FIELDS: Final = GREEK_FIELDS
 _RIGHTS: Final = {"call": True, "c": True, "put": False, "p": False}
 _MODELS: Final = ("bsm", "black76")
 
