@@ -34,7 +34,8 @@ from vixshield.units import NEW_YORK
 
 app = typer.Typer(
     name="vixshield",
-    help="SPX iron condors with an Adaptive Layered VIX Hedge: pricing, calendar, signals.",
+    help="SPX iron condors with an Adaptive Layered VIX Hedge. Today: option pricing and "
+    "implied vol, the SPX/SPXW/VIX expiry calendar, and a demo report.",
     no_args_is_help=True,
     add_completion=False,
 )
