@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -282,6 +283,210 @@ def _show_priced(priced: PricedTable, *, as_json: bool) -> None:
         cells = [_fmt(vol) if c == "vol" else _fmt(r[c]) for c in cols]
         table.add_row(str(i), *cells, _fmt(r["implied_vol"]), _reason_text(r))
     Console(width=max(console.width, 240)).print(table)
+
+
+data_app = typer.Typer(
+    help="Market data: import files into the local store, show coverage, export, fetch.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="The local store (default $VIXSHIELD_DATA_DIR, else ~/.vixshield/data).",
+    ),
+]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    if data_dir is not None:
+        return data_dir
+    env = os.environ.get("VIXSHIELD_DATA_DIR")
+    return Path(env) if env else Path.home() / ".vixshield" / "data"
+
+
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="A file, a series folder, or a folder to walk.")],
+    name: Annotated[
+        str | None, typer.Option(help="Series name (default: from the file name).")
+    ] = None,
+    skip_bad_rows: Annotated[
+        bool,
+        typer.Option(
+            "--skip-bad-rows", help="Drop bad rows and report them, instead of refusing the file."
+        ),
+    ] = False,
+    close_only: Annotated[
+        bool,
+        typer.Option(
+            "--close-only", help="OHLC files: load and check only the close (e.g. Cboe VIX)."
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Re-import even if the source is unchanged.")] = False,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Import files into the local store (atomic, idempotent, with provenance).
+
+    A file that fails validation is refused whole and the store keeps its previous version;
+    other files in the same folder are still imported. Exit status 1 if any file failed.
+    """
+    from vixshield.data.catalog import default_mode, plan_imports
+    from vixshield.data.store import Store
+
+    try:
+        plans, skipped = plan_imports(path, name=name, close_only=close_only)
+        store = Store(_data_dir(data_dir))
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for plan in plans:
+        try:
+            res = store.import_series(
+                plan.name,
+                plan.source,
+                plan.loader,
+                mode=default_mode(skip_bad_rows),
+                force=force,
+                loader_name=plan.loader_name,
+                kind=plan.kind,
+            )
+        except VixShieldError as exc:
+            failed += 1
+            results.append({"name": plan.name, "status": "failed", "error": str(exc)})
+            if not as_json:
+                Console(stderr=True, soft_wrap=True).print(
+                    f"[bold red]failed:[/] {escape(plan.name)}: {escape(str(exc))}"
+                )
+            continue
+        results.append(res.to_json())
+        if not as_json:
+            console.print(escape(res.summary()), soft_wrap=True)
+    for skip in skipped:
+        results.append(
+            {"name": None, "status": "skipped", "path": str(skip.path), "error": skip.reason}
+        )
+        if not as_json:
+            console.print(
+                f"skipped {escape(str(skip.path))}: {escape(skip.reason)}", soft_wrap=True
+            )
+    if as_json:
+        _print_json(results)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@data_app.command("status")
+def data_status(
+    data_dir: DataDirOption = None,
+    verify: Annotated[bool, typer.Option(help="Re-check every data file's checksum.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Coverage of each stored series: rows, first and last date, missing sessions, source."""
+    from vixshield.data.store import Store
+
+    try:
+        store = Store(_data_dir(data_dir))
+        if as_json:
+            _print_json(store.status_json(verify=verify))
+            return
+        rows = store.status(verify=verify)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"Local store {_data_dir(data_dir)}")
+    for col in ("series", "kind", "rows", "first", "last", "gaps", "skipped", "imported", "ok"):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r.name,
+            r.kind.value,
+            str(r.rows),
+            "-" if r.first_date is None else r.first_date.isoformat(),
+            "-" if r.last_date is None else r.last_date.isoformat(),
+            "n/a" if r.gaps is None else str(r.gaps),
+            str(r.rows_skipped),
+            r.imported_at.strftime("%Y-%m-%d %H:%M"),
+            "ok" if r.ok else (r.problem or "NOT OK"),
+        )
+    Console(width=max(console.width, 160)).print(table)
+    if not rows:
+        console.print("The store is empty: run `vixshield data import PATH`.")
+
+
+class ExportFormatOption(StrEnum):
+    """Export file formats."""
+
+    csv = "csv"
+    parquet = "parquet"
+
+
+@data_app.command("export")
+def data_export(
+    name: Annotated[str, typer.Argument(help="Series name (see `vixshield data status`).")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    fmt: Annotated[
+        ExportFormatOption, typer.Option("--format", help="csv or parquet.")
+    ] = ExportFormatOption.csv,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write one stored series to a CSV or Parquet file (atomically)."""
+    from vixshield.data.store import Store
+
+    try:
+        res = Store(_data_dir(data_dir)).export(name, out, fmt=fmt.value)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    console.print(escape(json.dumps(res.to_json())), soft_wrap=True)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    out: Annotated[Path, typer.Option(help="Download folder (layout as ../shared/data).")] = Path(
+        "downloads"
+    ),
+    vx_start: Annotated[
+        str, typer.Option(help="First VX expiry to fetch, YYYY-MM-DD.")
+    ] = "2004-05-19",
+    vx_end: Annotated[
+        str | None, typer.Option(help="Last VX expiry to fetch (default: 9 months ahead).")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option(help="Ignore incremental state; fetch whole files.")
+    ] = False,
+    do_import: Annotated[
+        bool, typer.Option("--import", help="Import what was downloaded into the store.")
+    ] = False,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Download Cboe index histories, CFE VX futures and FRED series (with retries)."""
+    from vixshield.data.fetch import default_sources, fetch_sources
+
+    now = SystemClock().now()
+    today = now.astimezone(NEW_YORK).date()
+    start = _parse_date(vx_start, default=today, name="--vx-start")
+    end = _parse_date(vx_end, default=today + timedelta(days=270), name="--vx-end")
+    try:
+        results = fetch_sources(default_sources(start, end), out, clock=SystemClock(), full=full)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json([{"name": r.name, "status": r.status.value, "url": r.url, "rows": r.rows,
+                      "path": str(r.path), "error": r.error} for r in results])  # fmt: skip
+    else:
+        for r in results:
+            line = f"{r.name}: {r.status.value} {r.rows} rows -> {r.path}"
+            console.print(escape(line + (f" ({r.error})" if r.error else "")), soft_wrap=True)
+    failed = any(not r.ok for r in results)
+    if do_import:
+        data_import(out, name=None, skip_bad_rows=False, close_only=False, force=False,
+                    data_dir=data_dir, as_json=as_json)  # fmt: skip
+    if failed:
+        raise typer.Exit(code=1)
 
 
 @app.command()
