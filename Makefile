@@ -28,6 +28,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_pricing.py
+	$(BIN)/python benchmarks/bench_data.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache src/vixshield/pricing/*.so

@@ -1,0 +1,1 @@
+"""Immutable domain values: market snapshots (more to come: contracts, structures, decisions)."""
