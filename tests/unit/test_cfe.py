@@ -272,3 +272,135 @@ def test_a_header_only_file_gives_an_empty_canonical_frame(tmp_path: Path) -> No
     assert tuple(loaded.frame.columns) == CFE_COLUMNS
     assert loaded.frame.empty
     assert (loaded.report.rows_read, loaded.report.rows_kept) == (0, 0)
+
+
+# ----------------------------------------------------------------------------- current names
+# Cboe's current per-contract files are named by the final settlement date. The dates below
+# are Cboe's published VX settlement dates: 2024-01-17 (Jan 2024), 2024-02-14 (Feb 2024),
+# 2015-01-21 (Jan 2015), 2014-08-20 (Aug 2014), 2004-05-19 (May 2004, the original rule).
+
+JAN24_ROWS = (
+    "2024-01-12,F (Jan 2024),13.25,13.40,12.95,13.05,13.0500,-0.20,51234,12,180234",  # line 2
+    "2024-01-16,F (Jan 2024),13.60,14.10,13.50,13.95,13.9500,0.90,60123,8,150111",  # line 3
+    "2024-01-17,F (Jan 2024),0,0,0,0,13.7800,-0.17,0,0,0",  # line 4: final settlement only
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "contract"),
+    [
+        ("VX_2024-01-17.csv", (2024, 1)),
+        ("VX_2024-02-14.csv", (2024, 2)),
+        ("VX_2015-01-21.csv", (2015, 1)),
+        ("VX_2014-08-20.csv", (2014, 8)),
+        ("VX_2004-05-19.csv", (2004, 5)),
+    ],
+)
+def test_a_current_file_name_gives_the_contract_settling_that_day(
+    name: str, contract: tuple[int, int]
+) -> None:
+    assert cfe_contract(name) == contract
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("VX_2024-01-18.csv", "2024-01-18 (Thursday) is not the final settlement date"),
+        ("VX_2024-01-10.csv", "the Jan 2024 contract settles on 2024-01-17"),  # a weekly
+        ("VX_2024-13-01.csv", "'2024-13-01' in the file name is not a date"),
+        ("VX_1900-01-17.csv", "outside the trading calendar"),
+        ("VX_20240117.csv", "not a CFE VX file name"),
+    ],
+)
+def test_a_current_file_name_must_name_a_monthly_vx_expiry(name: str, why: str) -> None:
+    with pytest.raises(DataError) as err:
+        cfe_contract(name)
+    text = str(err.value)
+    assert text.startswith(f"{name}: ")
+    assert why in text
+
+
+def test_a_current_format_file_loads_with_iso_dates_and_long_labels(tmp_path: Path) -> None:
+    loaded = load_cfe_file(_write(tmp_path, "VX_2024-01-17.csv", *JAN24_ROWS))
+    frame = loaded.frame
+    assert tuple(frame.columns) == CFE_COLUMNS
+    assert frame["date"].dt.date.tolist() == [
+        dt.date(2024, 1, 12),
+        dt.date(2024, 1, 16),
+        dt.date(2024, 1, 17),
+    ]
+    assert set(frame["contract"]) == {"VX 2024-01"}
+    assert set(frame["expiry"].dt.date) == {dt.date(2024, 1, 17)}
+    assert frame["settle"].tolist() == [13.05, 13.95, 13.78]
+    assert frame.loc[2, ["open", "high", "low", "close"]].isna().all()
+    assert not frame["rescaled"].any()
+    assert loaded.report.source == "VX_2024-01-17.csv"
+
+
+def test_a_current_format_file_refuses_another_contract_s_label(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "VX_2024-01-17.csv",
+        JAN24_ROWS[0],
+        "2024-01-16,G (Feb 2024),14.80,15.05,14.70,14.95,14.95,0.35,40000,5,200000",
+    )
+    with pytest.raises(DataError) as err:
+        load_cfe_file(path)
+    text = str(err.value)
+    assert "VX_2024-01-17.csv, line 3, field 'Futures': 'G (Feb 2024)'" in text
+    assert "expected 'F (Jan 24)' or 'F (Jan 2024)'" in text
+
+
+@pytest.mark.parametrize("mode", [Mode.STRICT, Mode.SKIP])
+def test_a_current_file_not_named_by_an_expiry_is_refused_in_every_mode(
+    tmp_path: Path, mode: Mode
+) -> None:
+    path = _write(tmp_path, "VX_2024-01-18.csv", *JAN24_ROWS)
+    with pytest.raises(DataError, match=r"VX_2024-01-18\.csv: 2024-01-18 \(Thursday\) is not"):
+        load_cfe_file(path, mode=mode)
+    with pytest.raises(DataError, match=r"VX_2024-01-18\.csv: 2024-01-18"):
+        load_cfe_folder(tmp_path, mode=mode)
+
+
+def test_a_folder_mixing_both_name_styles_is_one_frame(tmp_path: Path) -> None:
+    _write(tmp_path, "CFE_K04_VX.csv", *K04_ROWS)
+    _write(tmp_path, "VX_2024-01-17.csv", *JAN24_ROWS)
+    _write(
+        tmp_path,
+        "VX_2024-02-14.csv",
+        "2024-01-16,G (Feb 2024),14.80,15.05,14.70,14.95,14.9500,0.35,40000,5,200000",
+    )
+    loaded = load_cfe_folder(tmp_path)
+    frame = loaded.frame
+    assert frame["contract"].tolist() == ["VX 2004-05"] * 4 + [
+        "VX 2024-01",
+        "VX 2024-01",
+        "VX 2024-02",
+        "VX 2024-01",
+    ]
+    assert frame["date"].is_monotonic_increasing
+    assert loaded.report.notes[0] == "3 files, 3 contracts"
+    assert (loaded.report.rows_read, loaded.report.rows_kept) == (9, 8)
+
+
+def test_the_same_contract_under_both_name_styles_is_refused(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "CFE_F15_VX.csv",
+        "01/20/2015,F (Jan 15),19.50,20.00,19.00,19.80,19.80,0.30,10,0,100",
+    )
+    _write(
+        tmp_path,
+        "VX_2015-01-21.csv",
+        "2015-01-20,F (Jan 2015),19.50,20.00,19.00,19.80,19.80,0.30,10,0,100",
+    )
+    with pytest.raises(
+        DataError, match=r"CFE_F15_VX\.csv and VX_2015-01-21\.csv both hold VX 2015-01"
+    ):
+        load_cfe_folder(tmp_path)
+
+
+def test_an_empty_folder_names_both_file_name_styles(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        load_cfe_folder(tmp_path)
+    assert "'CFE_*_VX.csv' or 'VX_*.csv'" in str(err.value)

@@ -29,6 +29,7 @@ from vixshield.data.loaders import (
     load_breadth_file,
     load_cboe_index,
     load_fomc_meetings,
+    load_fred,
     load_macro_events,
     load_ohlcv,
     load_tbill_rate,
@@ -584,3 +585,119 @@ def test_load_any_lists_known_formats_when_it_cannot_tell(tmp_path: Path) -> Non
     for known in ("Yahoo", "Stooq", "Cboe", "Unicorn", "macro events", "FOMC", "T-bill"):
         assert known in text
     assert re.search(r"Known formats", text)
+
+
+# ----------------------------------------------------------------------------- FRED
+# 2024-01-01 (New Year's Day) and 2024-01-15 (Martin Luther King Day) are NYSE holidays; FRED
+# writes "." on them. Rates are FRED's percent; 5.24 percent is 0.0524 as a decimal.
+
+FRED_SP500 = (
+    "observation_date,SP500\n"
+    "2024-01-01,.\n"
+    "2024-01-02,4742.83\n"
+    "2024-01-03,4704.81\n"
+    "2024-01-12,4783.83\n"
+    "2024-01-15,\n"
+    "2024-01-16,4765.98\n"
+)
+
+
+def test_fred_sp500_is_a_close_only_price_frame_without_its_holidays(tmp_path: Path) -> None:
+    path = write(tmp_path, "SP500.csv", FRED_SP500)
+    assert detect_format(path) is FileFormat.FRED_PRICE
+    loaded = load_fred(path)
+    frame = loaded.frame
+    assert list(frame.columns) == ["date", "close", "modelled"]
+    assert frame["date"].tolist() == [
+        ts("2024-01-02"),
+        ts("2024-01-03"),
+        ts("2024-01-12"),
+        ts("2024-01-16"),
+    ]
+    assert frame["close"].tolist() == [4742.83, 4704.81, 4783.83, 4765.98]
+    assert not frame["modelled"].any()
+    PRICE_SCHEMA.validate(frame)
+    report = loaded.report
+    assert (report.rows_read, report.rows_kept, report.skipped) == (6, 4, ())
+    notes = "\n".join(report.notes)
+    assert "series SP500 (FRED" in notes
+    assert "2 row(s) with no value" in notes
+    assert "dropped, not filled: 2024-01-01, 2024-01-15" in notes
+    # 2024-01-04..11 are sessions with no row in this extract: reported, not filled.
+    assert "SP500: 6 XNYS session(s)" in notes
+    assert load_any(path).frame.equals(frame)
+
+
+@pytest.mark.parametrize(("header", "series"), [("DATE", "DTB3"), ("observation_date", "DTB4WK")])
+def test_fred_tbill_rates_become_decimals(tmp_path: Path, header: str, series: str) -> None:
+    path = write(
+        tmp_path,
+        f"{series}.csv",
+        f"{header},{series}\n2024-01-02,5.24\n2024-01-01,.\n2024-01-03,5.23\n2024-01-04,0.05\n",
+    )
+    assert detect_format(path) is FileFormat.FRED_RATE
+    loaded = load_any(path)
+    frame = loaded.frame
+    assert list(frame.columns) == ["date", "rate_decimal"]
+    assert frame["date"].tolist() == [ts("2024-01-02"), ts("2024-01-03"), ts("2024-01-04")]
+    assert frame["rate_decimal"].tolist() == pytest.approx([0.0524, 0.0523, 0.0005], abs=1e-15)
+    TBILL_RATE_SCHEMA.validate(frame)
+    SCHEMAS[FileFormat.FRED_RATE].validate(frame)
+    notes = "\n".join(loaded.report.notes)
+    assert "discount basis, percent" in notes
+    assert "rate_decimal = value / 100" in notes
+    assert "dropped, not filled: 2024-01-01" in notes
+    assert "mixed date order" in notes
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        ("observation_date,SP500\n2024-01-02,4742.83\n01/03/2024,4704.81\n",
+         (3, "observation_date", "01/03/2024"), "is not a date in the form YYYY-MM-DD"),
+        ("observation_date,SP500\n2024-01-02,n/a\n", (2, "SP500", "n/a"), "is not a number"),
+        ("observation_date,SP500\n2024-01-02,0\n", (2, "SP500", "0"), "finite positive price"),
+        ("observation_date,SP500\n2024-01-02,-1\n", (2, "SP500", "-1"), "finite positive price"),
+        ("observation_date,SP500\n2024-01-02,inf\n", (2, "SP500", "inf"), "finite positive"),
+        ("observation_date,SP500\n2024-01-02,4742.83\n2024-01-02,.\n",
+         (2, "observation_date", "2024-01-02"), "appears on lines 2, 3"),
+        ("DATE,DTB3\n2024-01-02,75\n", (2, "DTB3", "75"), "is outside -5..50"),
+        ("DATE,DTB3\n2024-01-02,5.24,1\n", (2, "row", "2024-01-02,5.24,1"), "has 3 fields"),
+    ],
+)  # fmt: skip
+def test_fred_rules_name_file_line_field_value(
+    tmp_path: Path, text: str, where: tuple[int, str, str], message: str
+) -> None:
+    line, field, value = where
+    path = write(tmp_path, "fred.csv", text)
+    assert message in refused(path, load_fred, line=line, field=field, value=value)
+
+
+def test_fred_skip_drops_bad_rows_and_reports_only_them(tmp_path: Path) -> None:
+    path = write(tmp_path, "SP500.csv", FRED_SP500 + "2024-01-17,x\n")
+    loaded = load_fred(path, mode=Mode.SKIP)
+    assert len(loaded.frame) == 4
+    assert [(p.line, p.field, p.value) for p in loaded.report.skipped] == [(8, "SP500", "x")]
+    assert loaded.report.rows_read == 7
+
+
+def test_fred_is_told_from_cboe_by_its_dates_and_unknown_series_are_named(
+    tmp_path: Path,
+) -> None:
+    cboe = write(tmp_path, "VVIX_History.csv", "DATE,VVIX\n01/03/2007,87.63\n")
+    assert detect_format(cboe) is FileFormat.CBOE_SINGLE
+    old_fred = write(tmp_path, "SP500.csv", "DATE,SP500\n2024-01-02,4742.83\n")
+    assert detect_format(old_fred) is FileFormat.FRED_PRICE
+    header_only = write(tmp_path, "DTB3.csv", "DATE,DTB3\n")
+    assert detect_format(header_only) is FileFormat.FRED_RATE
+    assert load_fred(header_only).frame.empty
+    TBILL_RATE_SCHEMA.validate(load_fred(header_only).frame)
+    for text in ("observation_date,VIXCLS\n2024-01-02,13.2\n", "DATE,VIXCLS\n2024-01-02,13.2\n"):
+        path = write(tmp_path, "VIXCLS.csv", text)
+        with pytest.raises(DataError, match=r"VIXCLS\.csv, line 1: FRED series 'VIXCLS' is not"):
+            detect_format(path)
+        with pytest.raises(DataError, match="known FRED series: SP500, DTB3"):
+            load_fred(path)
+    yahoo = write(tmp_path, "GSPC.csv", YAHOO + yahoo_rows())
+    with pytest.raises(DataError, match=r"GSPC\.csv, line 1: header .* is not a FRED series file"):
+        load_fred(yahoo)

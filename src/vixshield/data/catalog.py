@@ -6,15 +6,39 @@ A path is either one file or a folder.
   Cboe DataShop and canonical option chains by their headers. The series name is derived
   from the file name (``VIX_History.csv`` -> ``vix``, ``GSPC_daily_1990_2019.csv`` ->
   ``spx``) unless the caller gives one.
-* A folder of CFE per-contract VX files (``CFE_<code><yy>_VX.csv``) is one series,
-  ``vx_contracts``; a folder of Unicorn breadth files (``NYSE_advn.csv`` ...) is ``breadth``.
+* A folder of CFE per-contract VX files is one series, ``vx_contracts``: legacy archive
+  names ``CFE_<code><yy>_VX.csv``, current names ``VX_<YYYY-MM-DD>.csv`` (the settlement
+  date), or both mixed, as ``vixshield data fetch`` saves them in ``cfe_vx/``. A folder of
+  Unicorn breadth files (``NYSE_advn.csv`` ...) is ``breadth``.
 * Any other folder (for example ``../shared/data`` or a ``vixshield data fetch`` download
   folder) is walked: each recognised file or folder above becomes one import, anything
-  unrecognised is listed as skipped with the reason.
+  unrecognised is listed as skipped with the reason. Hidden entries (``.fetch-state/``,
+  partial downloads) are ignored.
+
+FRED series
+-----------
+FRED files (``fred/<SERIES>.csv`` from ``vixshield data fetch``, read by
+:func:`loaders.load_fred`) are named by the series in their header, always with a ``_fred``
+suffix, so that they never replace a fuller series of the same kind (a Yahoo S&P 500 file has
+the open, high and low FRED lacks, and history beyond FRED's 10 years).
+:meth:`vixshield.data.market.MarketHistory.from_store` reads ``spx`` and falls back to
+``spx_fred`` (likewise ``tbill13w`` then ``tbill13w_fred``), so ``vixshield data fetch
+--import`` alone gives a usable history:
+
+========== ================= ============================================================
+FRED id    series name       frame
+========== ================= ============================================================
+``SP500``  ``spx_fred``      S&P 500 close only (``date, close, modelled``), last 10 years
+``DTB3``   ``tbill13w_fred`` 3-month (13-week) T-bill, decimal per year, discount basis
+``DTB4WK`` ``tbill4w_fred``  4-week T-bill, likewise
+``DTB6``   ``tbill26w_fred`` 6-month T-bill, likewise
+``DTB1YR`` ``tbill52w_fred`` 1-year T-bill, likewise
+========== ================= ============================================================
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +59,18 @@ _SERIES_NAMES: Final = {
     "fomc_meetings": "fomc",
     "tbill13week": "tbill13w",
 }
-_CFE_FILE: Final = re.compile(r"^CFE_[FGHJKMNQUVXZ]\d{2}_VX\.csv$", re.IGNORECASE)
+_CFE_FILE: Final = re.compile(
+    r"^(CFE_[FGHJKMNQUVXZ]\d{2}_VX|VX_\d{4}-\d{2}-\d{2})\.csv$", re.IGNORECASE
+)
+FRED_SERIES_NAMES: Final[dict[str, str]] = {
+    "SP500": "spx_fred",
+    "DTB3": "tbill13w_fred",
+    "DTB4WK": "tbill4w_fred",
+    "DTB6": "tbill26w_fred",
+    "DTB1YR": "tbill52w_fred",
+}
+"""Store series name of each FRED series (see the module docstring)."""
+_FRED_FORMATS: Final = (loaders.FileFormat.FRED_PRICE, loaders.FileFormat.FRED_RATE)
 _BREADTH_FILE: Final = re.compile(r"^(?P<prefix>[A-Z]+)_(advn|decln|unchn)\.csv$", re.IGNORECASE)
 _DATASHOP_HEAD: Final = "quote_date,expiration,strike,option_type"
 _CANONICAL_HEAD: Final = "quote_time,"
@@ -107,6 +142,12 @@ def plan_file(path: Path, *, name: str | None = None, close_only: bool = False) 
     fmt = loaders.detect_format(path)
     loader: Loader = loaders.load_any
     label = f"load_any:{fmt.value}"
+    if fmt in _FRED_FORMATS:
+        if name is not None:
+            return ImportPlan(name, path, loader, label)
+        fred_id = next(csv.reader([head]))[1].strip().upper()
+        series = FRED_SERIES_NAMES.get(fred_id, f"{fred_id.lower()}_fred")
+        return ImportPlan(series, path, loader, label)
     if close_only and fmt in (loaders.FileFormat.CBOE_OHLC,):
         loader = _with_options(loaders.load_cboe_index, close_only=True)
         label = f"load_cboe_index:{fmt.value}:close_only"
@@ -136,6 +177,12 @@ def plan_imports(
     path: Path, *, name: str | None = None, close_only: bool = False
 ) -> tuple[list[ImportPlan], list[Skipped]]:
     """Plan the imports for a file or a folder (see the module docstring)."""
+    return _plan(path, name=name, close_only=close_only)
+
+
+def _plan(
+    path: Path, *, name: str | None = None, close_only: bool = False
+) -> tuple[list[ImportPlan], list[Skipped]]:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_file():
@@ -154,7 +201,7 @@ def plan_imports(
         if child.name.startswith("."):
             continue
         if child.is_dir():
-            sub_plans, sub_skipped = plan_imports(child, close_only=close_only)
+            sub_plans, sub_skipped = _plan(child, close_only=close_only)
             plans += sub_plans
             skipped += sub_skipped
         elif child.suffix.lower() in (".csv", ".parquet", ".pq"):

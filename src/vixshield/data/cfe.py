@@ -2,12 +2,23 @@
 
 Source format
 -------------
-One file per contract, named ``CFE_<month code><yy>_VX.csv`` (``CFE_K04_VX.csv`` is May 2004;
-``yy`` is read as ``20yy``), with the header::
+One file per contract, with the header::
 
     Trade Date,Futures,Open,High,Low,Close,Settle,Change,Total Volume,EFP,Open Interest
 
-and ``Futures`` labels such as ``K (May 04)``.
+The contract comes from the file name, in either of Cboe's two naming styles:
+
+* the legacy archive ``CFE_<month code><yy>_VX.csv`` (``CFE_K04_VX.csv`` is May 2004; ``yy``
+  is read as ``20yy``), ``M/D/YYYY`` dates and ``Futures`` labels such as ``K (May 04)``;
+* the current files ``VX_<YYYY-MM-DD>.csv``, named by the contract's final settlement date
+  (``VX_2024-01-17.csv`` is January 2024), ISO dates and labels such as ``F (Jan 2024)``.
+  The date must be the final settlement date of a monthly contract per
+  :func:`vixshield.calendar.vx_expiry` (the contract is the month whose expiry it is);
+  anything else, such as a weekly VX expiry, is refused with the file named.
+
+``vixshield data fetch`` saves both styles into one ``cfe_vx/`` folder (archive files for
+expiries before 2014-08-01, current ones after); :func:`load_cfe_folder` reads them together.
+Either label style is accepted in either file.
 
 Canonical frame
 ---------------
@@ -56,7 +67,8 @@ beside 36-37 for its neighbours). Both are beyond VX8 on those dates.
 Validation (per row, through :class:`vixshield.data.validation.Problems`)
 ------------------------------------------------------------------------
 * the row has 11 fields; the date parses, strictly increases, and is not after the expiry;
-* the ``Futures`` label matches the file name (``K (May 04)`` in ``CFE_K04_VX.csv``);
+* the ``Futures`` label matches the file name (``K (May 04)`` or ``K (May 2004)`` in
+  ``CFE_K04_VX.csv``; ``F (Jan 2024)`` or ``F (Jan 24)`` in ``VX_2024-01-17.csv``);
 * numbers parse; Settle is finite and > 0 after the scale fix, and not below ``min_settle``
   (5 VIX points by default: F09 and G09 on 2008-04-21 carry a placeholder settle of 1.00,
   which strict mode refuses and skip mode drops);
@@ -64,7 +76,8 @@ Validation (per row, through :class:`vixshield.data.validation.Problems`)
 * volume and open interest are whole numbers >= 0.
 
 ``Mode.STRICT`` refuses the file naming file, line, field and value; ``Mode.SKIP`` drops the
-row and reports it. A wrong file name or header is refused in both modes.
+row and reports it. A wrong file name (including a ``VX_`` date that is not a monthly VX
+expiry) or header is refused in both modes.
 """
 
 from __future__ import annotations
@@ -82,10 +95,11 @@ import pandas as pd
 
 from vixshield.calendar import vx_expiry
 from vixshield.data.validation import Loaded, LoadReport, Mode, Problems, RowProblem
-from vixshield.errors import DataError
+from vixshield.errors import DataError, VixShieldError
 
 __all__ = [
     "CFE_COLUMNS",
+    "CFE_FILE_PATTERNS",
     "CFE_HEADER",
     "MIN_SETTLE",
     "MONTH_CODES",
@@ -155,6 +169,9 @@ _MONTH_NAMES: Final = (
     "Dec",
 )
 _FILE_NAME: Final = re.compile(r"^CFE_([FGHJKMNQUVXZ])(\d{2})_VX\.csv$")
+_CURRENT_NAME: Final = re.compile(r"^VX_(\d{4}-\d{2}-\d{2})\.csv$")
+CFE_FILE_PATTERNS: Final = ("CFE_*_VX.csv", "VX_*.csv")
+"""Glob patterns of the two file name styles :func:`load_cfe_folder` reads by default."""
 _OHLC: Final = (("open", "Open"), ("high", "High"), ("low", "Low"), ("close", "Close"))
 _PRICE = "must be a finite price > 0"
 _NOTE_TEMPLATES: Final = {
@@ -173,21 +190,63 @@ _NOTE_TEMPLATES: Final = {
 def cfe_contract(file_name: str) -> tuple[int, int]:
     """The contract ``(year, month)`` named by a CFE VX file name.
 
-    ``"CFE_K04_VX.csv"`` gives ``(2004, 5)``; the two-digit year is read as ``20yy``.
+    ``"CFE_K04_VX.csv"`` gives ``(2004, 5)`` (the two-digit year is read as ``20yy``);
+    ``"VX_2024-01-17.csv"`` gives ``(2024, 1)``: the month whose
+    :func:`~vixshield.calendar.vx_expiry` is the date in the name.
 
     Raises
     ------
     DataError
-        If the name is not ``CFE_<month code><yy>_VX.csv``.
+        If the name is neither ``CFE_<month code><yy>_VX.csv`` nor ``VX_<YYYY-MM-DD>.csv``,
+        or its date is not the final settlement date of a monthly VX contract.
     """
     match = _FILE_NAME.match(file_name)
-    if match is None:
+    if match is not None:
+        code, yy = match.groups()
+        return 2000 + int(yy), MONTH_CODES[code]
+    current = _CURRENT_NAME.match(file_name)
+    if current is None:
         raise DataError(
             f"{file_name}: not a CFE VX file name; expected CFE_<month code><yy>_VX.csv "
-            "such as CFE_K04_VX.csv (month codes FGHJKMNQUVXZ)."
+            "such as CFE_K04_VX.csv (month codes FGHJKMNQUVXZ), or VX_<YYYY-MM-DD>.csv named "
+            "by the contract's final settlement date, such as VX_2024-01-17.csv."
         )
-    code, yy = match.groups()
-    return 2000 + int(yy), MONTH_CODES[code]
+    return _contract_settling_on(file_name, current.group(1))
+
+
+def _contract_settling_on(file_name: str, text: str) -> tuple[int, int]:
+    """The monthly VX contract whose final settlement date is ``text`` (ISO), or DataError."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise DataError(
+            f"{file_name}: {text!r} in the file name is not a date; expected "
+            "VX_<YYYY-MM-DD>.csv named by the contract's final settlement date."
+        ) from None
+    # A monthly VX expiry falls in its own contract month; the neighbours are checked too so
+    # that the answer rests on the calendar alone.
+    months = [(day.year, day.month)]
+    months += [(day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1)]
+    months += [(day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)]
+    expiries: dict[tuple[int, int], dt.date] = {}
+    for year, month in months:
+        try:
+            expiries[year, month] = vx_expiry(year, month)
+        except VixShieldError:
+            continue  # outside the trading calendar
+        if expiries[year, month] == day:
+            return year, month
+    own = expiries.get((day.year, day.month))
+    hint = (
+        f"; the {_MONTH_NAMES[day.month]} {day.year} contract settles on {own.isoformat()}"
+        if own is not None
+        else "; it is outside the trading calendar"
+    )
+    raise DataError(
+        f"{file_name}: {day.isoformat()} ({day:%A}) is not the final settlement date of a "
+        f"monthly VX contract per vixshield.calendar.vx_expiry{hint}. Weekly VX files are "
+        "not read; rename the file to its contract's settlement date or remove it."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +310,8 @@ def _load(path: Path, mode: Mode, min_settle: float) -> tuple[Loaded, Counter[st
     year, month = cfe_contract(path.name)
     expiry = pd.Timestamp(vx_expiry(year, month))
     code = next(c for c, m in MONTH_CODES.items() if m == month)
-    label = f"{code} ({_MONTH_NAMES[month]} {year % 100:02d})"  # "K (May 04)"
+    label = f"{code} ({_MONTH_NAMES[month]} {year % 100:02d})"  # "K (May 04)", legacy files
+    long_label = f"{code} ({_MONTH_NAMES[month]} {year:04d})"  # "F (Jan 2024)", current files
     raw = _split(path)
     frame = raw.frame
     problems = Problems(path.name)
@@ -269,11 +329,11 @@ def _load(path: Path, mode: Mode, min_settle: float) -> tuple[Loaded, Counter[st
         message="is not a date (expected M/D/YYYY or YYYY-MM-DD)",
     )
     problems.check(
-        (frame["Futures"] != label).to_numpy(),
+        ~frame["Futures"].isin([label, long_label]).to_numpy(dtype=np.bool_),
         lines=lines,
         field_name="Futures",
         values=frame["Futures"],
-        message=f"does not match the file's contract, expected {label!r}",
+        message=f"does not match the file's contract, expected {label!r} or {long_label!r}",
     )
 
     parsed: dict[str, pd.Series] = {}
@@ -414,7 +474,7 @@ def load_cfe_file(
     Parameters
     ----------
     path
-        A ``CFE_<month code><yy>_VX.csv`` file.
+        A ``CFE_<month code><yy>_VX.csv`` or ``VX_<YYYY-MM-DD>.csv`` file.
     mode
         ``Mode.STRICT`` refuses the file on the first bad rows; ``Mode.SKIP`` drops them and
         lists them in the report.
@@ -431,7 +491,7 @@ def load_cfe_file(
     ------
     DataError
         In strict mode for any bad value (naming file, line, field and value); in both modes
-        for a wrong file name or header.
+        for a wrong file name (or a ``VX_`` date that is not a monthly VX expiry) or header.
     """
     return _load(Path(path), mode, min_settle)[0]
 
@@ -440,7 +500,7 @@ def load_cfe_folder(
     path: str | Path,
     *,
     mode: Mode = Mode.STRICT,
-    pattern: str = "CFE_*_VX.csv",
+    pattern: str | None = None,
     min_settle: float = MIN_SETTLE,
 ) -> Loaded:
     """Load every CFE VX file in a folder into one long canonical frame.
@@ -449,18 +509,32 @@ def load_cfe_folder(
     its row counts and skipped rows are the sums over the files, and its notes count each
     quirk over the folder (how many rows, in how many files).
 
+    Parameters
+    ----------
+    path
+        The folder.
+    mode, min_settle
+        As for :func:`load_cfe_file`.
+    pattern
+        A glob (relative to the folder) selecting the files; by default both name styles,
+        :data:`CFE_FILE_PATTERNS` (``CFE_*_VX.csv`` and ``VX_*.csv``), which may be mixed.
+        Every selected file must have a valid name (see :func:`cfe_contract`).
+
     Raises
     ------
     DataError
-        If the folder holds no matching file, in strict mode for the first file with a bad
-        value, or if two files hold the same contract.
+        If the folder holds no matching file, a selected file's name names no monthly
+        contract, in strict mode for the first file with a bad value, or if two files hold
+        the same contract (for example ``CFE_F15_VX.csv`` and ``VX_2015-01-21.csv``).
     """
     folder = Path(path)
-    paths = sorted(folder.glob(pattern))
+    patterns = CFE_FILE_PATTERNS if pattern is None else (pattern,)
+    paths = sorted({p for pat in patterns for p in folder.glob(pat)})
     if not paths:
         raise DataError(
-            f"{folder}: no files matching {pattern!r}; point this at the folder of Cboe CFE "
-            "VX history files (CFE_<month code><yy>_VX.csv)."
+            f"{folder}: no files matching {' or '.join(repr(p) for p in patterns)}; point this "
+            "at the folder of Cboe CFE VX history files (CFE_<month code><yy>_VX.csv or "
+            "VX_<YYYY-MM-DD>.csv)."
         )
     frames: list[pd.DataFrame] = []
     reports: list[LoadReport] = []

@@ -69,6 +69,24 @@ rate was about 5%. The quote basis is the source's (Yahoo ``^IRX`` is a discount
 not converted to the continuously compounded rate that :mod:`vixshield.units` uses for pricing.
 Values are kept as read, including binary noise such as ``0.049699999999999994``.
 
+**FRED series** (:func:`load_fred`, ``observation_date,<SERIES>`` or, in files saved before
+late 2024, ``DATE,<SERIES>``; ISO ``YYYY-MM-DD`` dates; the files ``vixshield data fetch``
+saves as ``fred/<SERIES>.csv``). FRED writes ``.`` (newer files: an empty field) on days with
+no observation, mostly holidays: such a row is **not** a value. It is dropped with a note
+listing its dates, never read as 0 and never filled. The series, named by the header, decides
+the frame:
+
+* ``SP500`` (:data:`FRED_PRICE_SERIES`): the S&P 500 close in index points, as the close-only
+  price frame ``date, close, modelled`` (``PRICE_SCHEMA``; ``modelled`` always False). FRED
+  carries only the last 10 years (S&P's licence), and no open, high or low.
+* ``DTB3``, ``DTB4WK``, ``DTB6``, ``DTB1YR`` (:data:`FRED_RATE_SERIES`): Treasury bill
+  secondary-market rates, which FRED publishes in **percent per year on the discount basis**
+  (bank discount yield ``d = (face - price) / face * 360 / days``). The frame is the rate frame
+  ``date, rate_decimal`` (``TBILL_RATE_SCHEMA``) with ``rate_decimal = value / 100`` (3.91 ->
+  0.0391), so it reads like the 13-week T-bill file above: a decimal per year, still on the
+  quoted discount basis and **not** converted to the continuously compounded rate that
+  :mod:`vixshield.units` uses for pricing. Values outside -5..50 percent are refused.
+
 Decisions and known quirks (kept, reported, never repaired)
 ----------------------------------------------------------
 * **Duplicates.** Rows that repeat an earlier row field for field (in the columns loaded) are
@@ -134,6 +152,8 @@ __all__ = [
     "BREADTH_FILE_SCHEMA",
     "BREADTH_SCHEMA",
     "FOMC_MEETINGS_SCHEMA",
+    "FRED_PRICE_SERIES",
+    "FRED_RATE_SERIES",
     "MACRO_EVENTS_SCHEMA",
     "PRICE_SCHEMA",
     "SCHEMAS",
@@ -146,6 +166,7 @@ __all__ = [
     "load_breadth_file",
     "load_cboe_index",
     "load_fomc_meetings",
+    "load_fred",
     "load_macro_events",
     "load_ohlcv",
     "load_tbill_rate",
@@ -180,6 +201,19 @@ _SERIES_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TIME_ET: Final = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 _EVENT_NAME: Final = re.compile(r"^[a-z][a-z0-9_]*$")
 _OHLC: Final = ("open", "high", "low", "close")
+_FRED_DATE_HEADS: Final = ("observation_date", "DATE")
+_FRED_MISSING: Final = frozenset({".", ""})
+_ISO_DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+FRED_PRICE_SERIES: Final[dict[str, str]] = {"SP500": "S&P 500 close, index points"}
+"""FRED series :func:`load_fred` reads as a close-only price frame, with what each is."""
+FRED_RATE_SERIES: Final[dict[str, str]] = {
+    "DTB3": "3-month (13-week) T-bill, secondary market, discount basis, percent",
+    "DTB4WK": "4-week T-bill, secondary market, discount basis, percent",
+    "DTB6": "6-month T-bill, secondary market, discount basis, percent",
+    "DTB1YR": "1-year T-bill, secondary market, discount basis, percent",
+}
+"""FRED series :func:`load_fred` reads as a rate frame (percent converted to a decimal)."""
 
 
 class FileFormat(StrEnum):
@@ -193,6 +227,8 @@ class FileFormat(StrEnum):
     MACRO_EVENTS = "macro-events"  # date,event,detail,ref_period,time_et,source
     FOMC_MEETINGS = "fomc-meetings"  # raw_date_text,original_date_string,start_date,...
     TBILL_RATE = "tbill-rate"  # Date,Value
+    FRED_PRICE = "fred-price"  # observation_date,SP500 (or DATE,SP500 with ISO dates)
+    FRED_RATE = "fred-rate"  # observation_date,DTB3 (DTB4WK, DTB6, DTB1YR; percent)
 
 
 # ----------------------------------------------------------------------------- schemas
@@ -287,7 +323,9 @@ _KNOWN_FORMATS: Final = (
     "Unicorn breadth 'YYYYMMDD, value' (no header); "
     "macro events 'date,event,detail,ref_period,time_et,source'; "
     "FOMC meetings 'raw_date_text,original_date_string,start_date,end_date,scheduled'; "
-    "T-bill rate 'Date,Value'"
+    "T-bill rate 'Date,Value'; "
+    "FRED 'observation_date,<SERIES>' or 'DATE,<SERIES>' with ISO dates, for the series "
+    f"{', '.join((*FRED_PRICE_SERIES, *FRED_RATE_SERIES))}"
 )
 
 
@@ -321,10 +359,20 @@ def _read_text(path: Path) -> str:
 
 
 def _first_line(path: Path) -> str:
+    return _first_lines(path, 1)[0]
+
+
+def _first_lines(path: Path, n: int) -> list[str]:
+    """Up to ``n`` first non-blank lines, stripped (at least one, else DataError)."""
+    out: list[str] = []
     for line in _read_text(path).splitlines():
         if line.strip():
-            return line.strip()
-    raise DataError(f"{path}: the file is empty; nothing to load.")
+            out.append(line.strip())
+            if len(out) == n:
+                break
+    if not out:
+        raise DataError(f"{path}: the file is empty; nothing to load.")
+    return out
 
 
 def _norm_header(fields: Sequence[str]) -> tuple[str, ...]:
@@ -1268,6 +1316,128 @@ def load_tbill_rate(path: PathLike, *, mode: Mode = Mode.STRICT) -> Loaded:
     return problems.finish(out, mode=mode, rows_read=table.rows_read, notes=notes)
 
 
+# ----------------------------------------------------------------------------- FRED
+
+
+def _fred_series(file: Path) -> str:
+    """The FRED series id a file's header names; DataError if not a known FRED file."""
+    fields = [f.strip() for f in next(csv.reader([_first_line(file)]))]
+    heads = {h.lower() for h in _FRED_DATE_HEADS}
+    if len(fields) != 2 or fields[0].lower() not in heads or not _SERIES_NAME.match(fields[1]):
+        raise DataError(
+            f"{file}, line 1: header {','.join(fields)!r} is not a FRED series file; expected "
+            "'observation_date,<SERIES>' or 'DATE,<SERIES>' (e.g. 'observation_date,SP500')."
+        )
+    return _known_fred(file, fields[1])
+
+
+def _known_fred(file: Path, name: str) -> str:
+    series = name.upper()
+    if series not in FRED_PRICE_SERIES and series not in FRED_RATE_SERIES:
+        known = ", ".join((*FRED_PRICE_SERIES, *FRED_RATE_SERIES))
+        raise DataError(
+            f"{file}, line 1: FRED series {name!r} is not one VixShield reads (its unit and "
+            f"meaning are unknown here); known FRED series: {known}."
+        )
+    return series
+
+
+def load_fred(path: PathLike, *, mode: Mode = Mode.STRICT) -> Loaded:
+    """Load a FRED series CSV (``observation_date,<SERIES>`` or ``DATE,<SERIES>``).
+
+    Parameters
+    ----------
+    path
+        The CSV file, as FRED's ``fredgraph.csv`` serves it (``vixshield data fetch`` saves
+        it as ``fred/<SERIES>.csv``). Dates are ``YYYY-MM-DD``.
+    mode
+        ``Mode.STRICT`` or ``Mode.SKIP``.
+
+    Returns
+    -------
+    Loaded
+        For ``SP500`` the close-only price frame ``date, close, modelled``; for the T-bill
+        series (``DTB3``, ``DTB4WK``, ``DTB6``, ``DTB1YR``) the rate frame
+        ``date, rate_decimal`` with ``rate_decimal = percent / 100``, still on FRED's
+        discount basis (see the module docstring). Rows whose value is ``.`` or empty (days
+        without an observation, such as holidays) are dropped and their dates listed in a
+        note; they count in ``rows_read`` but are not bad rows. Other notes: the series,
+        session gaps, rows on non-sessions.
+
+    Raises
+    ------
+    DataError
+        The header is not a FRED one or names a series not listed above, or (strict) a value
+        is bad: a date that is not ``YYYY-MM-DD``, a value that is not a number, a price that
+        is not finite and > 0, a rate outside -5..50 percent, or one date with two values.
+    """
+    mode = _as_mode(mode)
+    file = Path(path)
+    problems = Problems(str(file))
+    series = _fred_series(file)
+    is_rate = series in FRED_RATE_SERIES
+    canon = ["date", "value"]
+    header = [(head, series) for head in _FRED_DATE_HEADS]
+    table = _tokenise(file, columns=canon, header=header, problems=problems)
+    names = dict(zip(canon, table.header, strict=True))
+    about = FRED_RATE_SERIES[series] if is_rate else FRED_PRICE_SERIES[series]
+    notes = [f"series {series} (FRED: {about})"]
+    if is_rate:
+        notes.append(
+            f"{series}: percent per year converted to a decimal (rate_decimal = value / 100)"
+        )
+    notes += table.notes
+    frame = _drop_exact_duplicates(table, canon, notes)
+    out = pd.DataFrame({_LINE: frame[_LINE].to_numpy()})
+    out["date"] = _parse_dates(
+        frame, "date", fmt="%Y-%m-%d", shown="YYYY-MM-DD", field=names["date"], problems=problems
+    )
+    missing = frame["value"].isin(list(_FRED_MISSING)).to_numpy(dtype=np.bool_)
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
+    problems.check(
+        ~missing & np.isnan(values),
+        lines=frame[_LINE],
+        field_name=names["value"],
+        values=frame["value"],
+        message="is not a number (FRED marks a day without a value with '.' or an empty field)",
+    )
+    if is_rate:
+        lo, hi = (100.0 * b for b in _RATE_BOUNDS)
+        problems.check(
+            ~np.isnan(values) & ~((values >= lo) & (values <= hi)),
+            lines=frame[_LINE],
+            field_name=names["value"],
+            values=frame["value"],
+            message=(
+                f"is outside {lo:g}..{hi:g}: FRED T-bill rates are percent per year (3.91 is 3.91%)"
+            ),
+        )
+        out["rate_decimal"] = values / 100.0
+        columns = [_LINE, "date", "rate_decimal"]
+    else:
+        _check_positive(values, frame, "value", field=names["value"], problems=problems)
+        out["close"] = values
+        out["modelled"] = np.zeros(len(out), dtype=np.bool_)
+        columns = [_LINE, "date", "close", "modelled"]
+    # One date with a value and a "." is as ambiguous as two values: checked on every row.
+    _check_unique(
+        out, ["date"], field=names["date"], shown=frame["date"], what="date", problems=problems
+    )
+    out["missing"] = missing
+    out = _sort_by(out, "date", notes, "date")
+    bad = out[_LINE].isin(problems.bad_lines).to_numpy(dtype=np.bool_)
+    gone = out["missing"].to_numpy(dtype=np.bool_) & ~bad  # a bad row is reported instead
+    if gone.any():
+        days = [f"{d:%Y-%m-%d}" for d in out.loc[gone, "date"]]
+        notes.append(
+            f"{series}: {len(days)} row(s) with no value ('.' or empty: FRED's mark for a day "
+            f"without an observation, such as a holiday) dropped, not filled: {_list_strs(days)}"
+        )
+    out = out.loc[~gone].reset_index(drop=True)
+    notes += _session_notes(out["date"].dropna(), series)
+    return problems.finish(out[columns], mode=mode, rows_read=table.rows_read, notes=notes)
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 
@@ -1292,7 +1462,17 @@ def detect_format(path: PathLike) -> FileFormat:
     }
     if head in known:
         return known[head]
-    if len(head) == 2 and head[0] == "date" and _SERIES_NAME.match(head[1]):
+    if len(head) == 2 and head[0] in ("date", "observation_date") and _SERIES_NAME.match(head[1]):
+        # Cboe and older FRED files share the header 'DATE,<SERIES>'; the first data row
+        # tells them apart (Cboe MM/DD/YYYY, FRED ISO); a header-only file goes by the series.
+        lines = _first_lines(file, 2)
+        if len(lines) > 1:
+            fred = bool(_ISO_DATE.match(lines[1].split(",")[0].strip()))
+        else:
+            fred = head[1].upper() in FRED_PRICE_SERIES or head[1].upper() in FRED_RATE_SERIES
+        if head[0] == "observation_date" or fred:
+            series = _known_fred(file, next(csv.reader([line]))[1].strip())
+            return FileFormat.FRED_RATE if series in FRED_RATE_SERIES else FileFormat.FRED_PRICE
         return FileFormat.CBOE_SINGLE
     if _BREADTH_LINE.match(line):
         return FileFormat.BREADTH
@@ -1311,6 +1491,8 @@ _LOADERS: Final[dict[FileFormat, Callable[..., Loaded]]] = {
     FileFormat.MACRO_EVENTS: load_macro_events,
     FileFormat.FOMC_MEETINGS: load_fomc_meetings,
     FileFormat.TBILL_RATE: load_tbill_rate,
+    FileFormat.FRED_PRICE: load_fred,
+    FileFormat.FRED_RATE: load_fred,
 }
 
 
@@ -1323,6 +1505,8 @@ SCHEMAS: Final[dict[FileFormat, pa.DataFrameSchema]] = {
     FileFormat.MACRO_EVENTS: MACRO_EVENTS_SCHEMA,
     FileFormat.FOMC_MEETINGS: FOMC_MEETINGS_SCHEMA,
     FileFormat.TBILL_RATE: TBILL_RATE_SCHEMA,
+    FileFormat.FRED_PRICE: PRICE_SCHEMA,
+    FileFormat.FRED_RATE: TBILL_RATE_SCHEMA,
 }
 """The schema of the frame :func:`load_any` returns for each format."""
 

@@ -199,23 +199,33 @@ class MarketHistory:
     def from_store(cls, store: Store, *, vx_fallback: bool = True) -> MarketHistory:
         """Build from the series a :class:`~vixshield.data.store.Store` holds.
 
-        Uses the series names ``vixshield data import`` gives: ``spx`` (required), ``vix``
-        (or ``vix_close``), ``vix9d``, ``vix3m``, ``vix6m``, ``vvix``, ``skew``,
-        ``vx_contracts``, ``breadth``, ``tbill13w``, ``events``, ``fomc``.
+        Uses the series names ``vixshield data import`` gives: ``spx`` (required; else
+        ``spx_fred``), ``vix`` (else ``vix_close``), ``vix9d``, ``vix3m``, ``vix6m``,
+        ``vvix``, ``skew``, ``vx_contracts``, ``breadth``, ``tbill13w`` (else
+        ``tbill13w_fred``), ``events``, ``fomc``.
         """
         names = set(store.names())
+        # FRED's series are imported under *_fred names; they stand in when the fuller
+        # series (Yahoo/Stooq S&P 500, the 13-week T-bill file) is absent.
+        aliases = {"spx": "spx_fred", "tbill13w": "tbill13w_fred", "vix": "vix_close"}
+        for name, alias in aliases.items():
+            if name not in names and alias in names:
+                names.add(name)
         if "spx" not in names:
             raise DataError(
                 f"the store at {store.root} has no 'spx' series: import an S&P 500 daily file "
                 "(vixshield data import GSPC.csv) first"
             )
 
+        stored = set(store.names())
+
         def get(name: str) -> pd.DataFrame | None:
-            return store.read(name).frame if name in names else None
+            if name in stored:
+                return store.read(name).frame
+            alias = aliases.get(name)
+            return store.read(alias).frame if alias in stored else None
 
         indices = {n: f for n in INDEX_NAMES if (f := get(n)) is not None}
-        if "vix" not in indices and (close := get("vix_close")) is not None:
-            indices["vix"] = close
         spx = get("spx")
         assert spx is not None
         return cls.from_frames(
