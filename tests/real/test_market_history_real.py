@@ -70,3 +70,32 @@ def test_whole_walk(history: MarketHistory) -> None:
     snaps = list(history.snapshots())
     assert len(snaps) == 7559
     assert all(s.as_of == stamp(s.session) for s in snaps[:50])
+
+
+def test_real_chain_on_its_day_model_chain_elsewhere(history: MarketHistory) -> None:
+    day = date(2019, 6, 26)
+    real = history.spx_chain(day, clock=FixedClock(stamp(day)), rate=0.0217, div_yield=0.019)
+    assert len(real) == 10384
+    assert not real["modelled"].any()
+    other = date(2019, 6, 25)
+    model = history.spx_chain(other, clock=FixedClock(stamp(other)), rate=0.0217, div_yield=0.019)
+    assert model["modelled"].all()
+    # Same columns either way: the decision code sees one format.
+    assert set(real.columns) >= {
+        "quote_time",
+        "expiry",
+        "strike",
+        "right",
+        "bid",
+        "ask",
+        "modelled",
+    }
+    assert set(model.columns) >= {
+        "quote_time",
+        "expiry",
+        "strike",
+        "right",
+        "bid",
+        "ask",
+        "modelled",
+    }

@@ -120,3 +120,39 @@ def test_bad_inputs() -> None:
     bad.loc[2, "close"] = -1.0
     with pytest.raises(InvalidInputError, match="close"):
         next(iter(MarketHistory.from_frames(spx=bad).snapshots(date(2019, 7, 3))))
+
+
+def test_model_chain_when_no_real_chain_is_stored() -> None:
+    h = _history()
+    day = date(2019, 7, 5)
+    chain = h.spx_chain(day, clock=FixedClock(stamp(day)), rate=0.02, div_yield=0.018)
+    assert chain["modelled"].all()
+    assert set(chain["right"]) == {"C", "P"}
+    assert (chain["quote_time"].dt.date == day).all()
+    with pytest.raises(LookaheadError):
+        h.spx_chain(day, clock=FixedClock(stamp(day) - pd.Timedelta(minutes=1)), rate=0.02,
+                    div_yield=0.018)  # fmt: skip
+
+
+def test_stored_real_chain_wins_and_is_cut_by_upto() -> None:
+    day = date(2019, 7, 5)
+    quote = pd.Timestamp("2019-07-05 15:45", tz="America/New_York")
+    real = pd.DataFrame(
+        {
+            "quote_time": [quote, quote],
+            "expiry": [date(2019, 7, 19)] * 2,
+            "settlement": ["AM", "AM"],
+            "root": ["SPX", "SPX"],
+            "strike": [2950.0, 2950.0],
+            "right": ["C", "P"],
+            "bid": [30.0, 12.0],
+            "ask": [31.0, 12.6],
+            "modelled": [False, False],
+        }
+    )
+    vix = _index([15.0, 14.5, 13.0, 13.3, 14.0, 14.2, 13.9], SESSIONS)
+    h = MarketHistory.from_frames(spx=_spx(), indices={"vix": vix}, chains=[real])
+    got = h.spx_chain(day, clock=FixedClock(stamp(day)), rate=0.02, div_yield=0.018)
+    assert not got["modelled"].any()
+    assert len(got) == 2
+    assert day not in h.upto(date(2019, 7, 3)).real_chains

@@ -23,7 +23,7 @@ release, which are scheduled and published in advance, so knowing them is not lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -34,7 +34,8 @@ import pandas as pd
 
 from vixshield import calendar
 from vixshield.clock import Clock
-from vixshield.data.store import Store
+from vixshield.data.model_chains import model_spx_chain
+from vixshield.data.store import SeriesKind, Store
 from vixshield.data.vx_curve import vx_term_structure, with_fallback
 from vixshield.domain.market import Bar, Breadth, CurvePoint, Datum, MarketSnapshot
 from vixshield.errors import DataError, VixShieldError
@@ -75,6 +76,7 @@ class MarketHistory:
     _columns: Mapping[str, npt.NDArray[Any]] = field(repr=False)
     _curve_points: Mapping[int, tuple[CurvePoint, ...]] = field(repr=False)
     _sessions: tuple[date, ...] = field(repr=False)
+    real_chains: Mapping[date, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -89,6 +91,7 @@ class MarketHistory:
         events: pd.DataFrame | None = None,
         fomc: pd.DataFrame | None = None,
         vx_fallback: bool = True,
+        chains: Sequence[pd.DataFrame] = (),
     ) -> MarketHistory:
         """Align canonical frames (as the loaders produce them) on the S&P 500 sessions.
 
@@ -111,6 +114,9 @@ class MarketHistory:
             ``fomc`` (meeting end dates) when given, else from ``events``.
         vx_fallback
             Model the VX curve from the VIX term structure on sessions with no futures.
+        chains
+            Canonical option chains (real quotes); each serves its quote date in
+            :meth:`spx_chain` instead of a model chain.
         """
         if spx.empty:
             raise DataError("the S&P 500 series is empty: nothing to build a history on")
@@ -164,10 +170,15 @@ class MarketHistory:
         for kind, days in _event_distances(spine, events=events, fomc=fomc).items():
             daily[f"days_to_{kind}"] = days
         curve = _curve(daily, vx_contracts, vx_fallback=vx_fallback)
-        return cls._build(daily, curve)
+        return cls._build(daily, curve, _chains_by_date(chains))
 
     @classmethod
-    def _build(cls, daily: pd.DataFrame, curve: pd.DataFrame) -> MarketHistory:
+    def _build(
+        cls,
+        daily: pd.DataFrame,
+        curve: pd.DataFrame,
+        real_chains: Mapping[date, pd.DataFrame] | None = None,
+    ) -> MarketHistory:
         columns = {c: daily[c].to_numpy() for c in daily.columns}
         sessions = tuple(d.date() for d in daily.index)
         points: dict[int, list[CurvePoint]] = {}
@@ -193,7 +204,7 @@ class MarketHistory:
                     CurvePoint(int(rank), expiry, int(dte), float(t), float(settle), bool(modelled))
                 )
         frozen = {i: tuple(sorted(p, key=lambda x: x.rank)) for i, p in points.items()}
-        return cls(daily, curve, columns, frozen, sessions)
+        return cls(daily, curve, columns, frozen, sessions, dict(real_chains or {}))
 
     @classmethod
     def from_store(cls, store: Store, *, vx_fallback: bool = True) -> MarketHistory:
@@ -237,6 +248,7 @@ class MarketHistory:
             events=get("events"),
             fomc=get("fomc"),
             vx_fallback=vx_fallback,
+            chains=[store.read(s.name).frame for s in store.status() if s.kind is SeriesKind.CHAIN],
         )
 
     # ------------------------------------------------------------------ access
@@ -339,7 +351,48 @@ class MarketHistory:
             if not self.curve.empty
             else self.curve
         )
-        return MarketHistory._build(daily, curve)
+        chains = {d: c for d, c in self.real_chains.items() if d <= session}
+        return MarketHistory._build(daily, curve, chains)
+
+    def spx_chain(
+        self, session: date, *, clock: Clock, rate: float, div_yield: float
+    ) -> pd.DataFrame:
+        """The SPX/SPXW option chain for ``session``, as the decision code sees it.
+
+        A stored real chain for that date when there is one (``modelled`` False); otherwise a
+        model chain (:func:`vixshield.data.model_chains.model_spx_chain`, ``modelled`` True)
+        built from that day's close, VIX family and SKEW, with the ``rate`` and ``div_yield``
+        the caller states (the history holds no dividend yield, and its rate series may be
+        absent or on a discount basis: the caller decides, nothing is assumed here).
+
+        Raises
+        ------
+        LookaheadError
+            The session's data is stamped after the clock.
+        DataError
+            No real chain and no VIX close that day to build a model chain from.
+        """
+        snap = self.snapshot(session, clock=clock)
+        real = self.real_chains.get(session)
+        if real is not None:
+            return real
+        vix = snap.index("vix")
+        if vix is None:
+            raise DataError(
+                f"{session}: no stored option chain and no VIX close to model one from; "
+                "import the VIX history (vixshield data import VIX_History.csv)"
+            )
+        return model_spx_chain(
+            session,
+            snap.spx.close,
+            vix=vix,
+            vix9d=snap.index("vix9d"),
+            vix3m=snap.index("vix3m"),
+            vix6m=snap.index("vix6m"),
+            skew=snap.index("skew"),
+            rate=rate,
+            div_yield=div_yield,
+        )
 
     def modelled_share(self) -> dict[str, float]:
         """Share of sessions on which each series' value is modelled (where it has one)."""
@@ -350,6 +403,22 @@ class MarketHistory:
         if not self.curve.empty:
             out["vx_curve"] = float(self.curve["modelled"].astype(bool).mean())
         return out
+
+
+def _chains_by_date(chains: Sequence[pd.DataFrame]) -> dict[date, pd.DataFrame]:
+    """Real chains by the New York date of their quote time (one snapshot per date)."""
+    out: dict[date, pd.DataFrame] = {}
+    for chain in chains:
+        if chain.empty:
+            continue
+        days = pd.DatetimeIndex(chain["quote_time"]).tz_convert("America/New_York").normalize()
+        for day in days.unique():
+            part = chain.loc[days == day]
+            d = day.date()
+            if d in out:
+                raise DataError(f"two stored option chains quote {d}: keep one per date")
+            out[d] = part.reset_index(drop=True)
+    return out
 
 
 def _event_distances(
