@@ -462,10 +462,11 @@ def main() -> None:
             invertible = (prices > 0) & (dsigma <= IV_INVERTIBLE_DSIGMA)
             flag = np.where(opts["is_call"], "c", "p")
             iv_entries: list[tuple[str, Callable[[], Arr]]] = []
+            iv_impl = "C kernel" if (_native.IV_AVAILABLE and _native.VECTOR_MATH) else "numpy"
             if implied_vol_bsm is not None:
                 for th in sorted({1, threads_all}):
                     iv_entries.append(
-                        (f"ours iv.implied_vol_bsm (numpy), {th} thread(s)",
+                        (f"ours iv.implied_vol_bsm ({iv_impl}), {th} thread(s)",
                          lambda o=opts, p=prices, th=th: np.asarray(implied_vol_bsm(
                              p, o["spot"], o["strike"], o["t_years"], rate=o["rate"],
                              div_yield=o["div_yield"], is_call=o["is_call"], threads=th).vol))

@@ -25,6 +25,11 @@ Design
   with stride 0 and never expanded; other inputs are broadcast to the common shape and made
   contiguous float64.
 
+* **Implied vol.** :func:`iv_black76` runs the C transcription of the solver in
+  :mod:`vixshield.pricing.iv` on one chunk, on the calling thread (that module splits the
+  work over threads itself and falls back to its numpy code where :data:`IV_AVAILABLE` is
+  False, e.g. a library built before the solver was added).
+
 Without the compiled library (a build without a C compiler) :data:`AVAILABLE` is False and
 the functions raise :class:`~vixshield.errors.VixShieldError`; callers fall back to
 :func:`vixshield.pricing.black.bsm_greeks`.
@@ -49,6 +54,7 @@ from vixshield.pricing._threads import default_threads
 
 __all__ = [
     "AVAILABLE",
+    "IV_AVAILABLE",
     "LOAD_ERROR",
     "MIN_CHUNK",
     "VECTOR_MATH",
@@ -57,6 +63,7 @@ __all__ = [
     "black76_greeks",
     "bsm_greeks",
     "default_threads",
+    "iv_black76",
     "plan_threads",
 ]
 
@@ -120,7 +127,7 @@ def _load() -> tuple[ctypes.CDLL | None, str | None]:
     lib.vxs_abi_version.restype = ctypes.c_int
     if lib.vxs_abi_version() != _ABI_VERSION:
         return None, f"{path} has ABI {lib.vxs_abi_version()}, expected {_ABI_VERSION}; rebuild"
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    i64, ptr, dbl = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
     # n, model, path; then (address, stride) for S, K, T, sigma, r, q, is_call; then 9 outputs
     argtypes: list[type[ctypes._SimpleCData[Any]]] = [i64, ctypes.c_int, ctypes.c_int]
     for _ in range(7):
@@ -132,6 +139,9 @@ def _load() -> tuple[ctypes.CDLL | None, str | None]:
     lib.vxs_set_vector_math.argtypes = [ptr, ptr, ptr]
     lib.vxs_avx2_active.restype = ctypes.c_int
     lib.vxs_cpu_has_avx2_fma.restype = ctypes.c_int
+    if hasattr(lib, "vxs_iv_black76"):  # a library built before the IV solver lacks it
+        lib.vxs_iv_black76.restype = ctypes.c_int
+        lib.vxs_iv_black76.argtypes = [i64, ctypes.c_int] + [ptr] * 9 + [dbl, dbl, ctypes.c_int]
     return lib, None
 
 
@@ -156,6 +166,8 @@ _LIB, LOAD_ERROR = _load()
 AVAILABLE: Final[bool] = _LIB is not None
 #: True when the AVX2 + libmvec path is active (else the scalar C path runs).
 VECTOR_MATH: Final[bool] = _LIB is not None and _attach_libmvec(_LIB)
+#: True when the library has the implied-vol solver (:func:`iv_black76`).
+IV_AVAILABLE: Final[bool] = _LIB is not None and hasattr(_LIB, "vxs_iv_black76")
 
 
 def plan_threads(n: int, threads: int | None = None) -> int:
@@ -341,3 +353,62 @@ def black76_greeks(
         "rate": as_float("rate", rate),
     }
     return _run(_MODEL_BLACK76, named, _as_right(is_call), threads, path)
+
+
+def iv_black76(
+    price: FloatArray,
+    forward: FloatArray,
+    strike: FloatArray,
+    t_years: FloatArray,
+    *,
+    rate: FloatArray,
+    discount: FloatArray,
+    right: npt.NDArray[np.uint8],
+    tolerance: float,
+    floor: float,
+    max_iterations: int,
+    path: PathName = "auto",
+) -> tuple[FloatArray, npt.NDArray[np.int8]]:
+    """Black-76 implied vol of flat float64 arrays of one length, on the calling thread.
+
+    The solver of :mod:`vixshield.pricing.iv` (whose docstring is the specification) in C, for
+    that module's use: it validates (strictly inside the bounds, with the caller's
+    ``discount = exp(-rate * t_years)``) and solves. ``right`` is 1 (call), 0 (put) or anything
+    else (invalid); ``tolerance``, ``floor`` and ``max_iterations`` are the stopping rule
+    (``|ds| <= tolerance * s + floor``, at most ``max_iterations`` steps). Returns
+    ``(vol, status)``: status 0 solved, 1 invalid or not strictly inside the bounds (vol NaN;
+    the caller assigns the reason), 2 no convergence (vol NaN). ``path`` as :func:`bsm_greeks`.
+    """
+    if _LIB is None or not IV_AVAILABLE:
+        raise VixShieldError(
+            f"the native implied-vol solver is not available ({LOAD_ERROR or 'old library'}); "
+            "use vixshield.pricing.iv, which falls back to numpy, or rebuild (pip install -e .)"
+        )
+    if path not in _PATHS:
+        raise InvalidInputError(f"path must be one of {sorted(_PATHS)}, got {path!r}")
+    arrays = [
+        np.ascontiguousarray(a, dtype=np.float64)
+        for a in (price, forward, strike, t_years, rate, discount)
+    ]
+    flags = np.ascontiguousarray(right, dtype=np.uint8)
+    n = flags.size
+    if any(a.shape != (n,) for a in arrays) or flags.shape != (n,):
+        raise InvalidInputError("iv_black76 takes flat arrays of one length")
+    vol = np.empty(n, dtype=np.float64)
+    status = np.empty(n, dtype=np.int8)
+    rc = int(
+        _LIB.vxs_iv_black76(
+            n,
+            _PATHS[path],
+            *(a.ctypes.data for a in arrays),
+            flags.ctypes.data,
+            vol.ctypes.data,
+            status.ctypes.data,
+            float(tolerance),
+            float(floor),
+            int(max_iterations),
+        )
+    )
+    if rc != 0:
+        raise VixShieldError(f"native kernel failed: {_ERRORS.get(rc, rc)} (path={path!r})")
+    return vol, status
