@@ -51,6 +51,7 @@ from vixshield.errors import InvalidInputError, VixShieldError
 from vixshield.pricing import _threads
 from vixshield.pricing._inputs import as_float
 from vixshield.pricing._threads import default_threads
+from vixshield.pricing.greeks import OptionGreeks
 
 __all__ = [
     "AVAILABLE",
@@ -58,7 +59,6 @@ __all__ = [
     "LOAD_ERROR",
     "MIN_CHUNK",
     "VECTOR_MATH",
-    "NativeGreeks",
     "PathName",
     "black76_greeks",
     "bsm_greeks",
@@ -87,24 +87,6 @@ _BAD_RIGHT: Final = 2  # any byte > 1 makes the kernel report Reason.BAD_RIGHT
 #: some 20-50 us to hand a chunk over and collect it).
 MIN_CHUNK: Final = 16_384
 _ALIGN: Final = 64  # chunk starts are multiples of 64 elements (cache lines of every array)
-
-
-class NativeGreeks(NamedTuple):
-    """Prices and Greeks, field for field as :class:`vixshield.pricing.black.OptionGreeks`.
-
-    ``OptionGreeks(*native)`` converts. Arrays have the broadcast shape of the inputs and are
-    read-only; where ``reason`` is not 0 every float field is NaN.
-    """
-
-    price: FloatArray
-    delta: FloatArray
-    gamma: FloatArray
-    vega_per_volpt: FloatArray
-    theta_per_day: FloatArray
-    rho_per_pct: FloatArray
-    vanna_per_volpt: FloatArray
-    volga_per_volpt: FloatArray
-    reason: ReasonArray
 
 
 def _library_path() -> Path | None:
@@ -212,7 +194,7 @@ def _run(
     right: npt.NDArray[np.uint8],
     threads: int | None,
     path: PathName,
-) -> NativeGreeks:
+) -> OptionGreeks:
     if _LIB is None:
         raise VixShieldError(
             f"the native pricing kernel is not available ({LOAD_ERROR}); "
@@ -266,7 +248,7 @@ def _run(
     price, delta, gamma, vega, theta, rho, vanna, volga = (
         floats[k].reshape(shape) for k in range(8)
     )
-    return NativeGreeks(
+    return OptionGreeks(
         price=price,
         delta=delta,
         gamma=gamma,
@@ -290,7 +272,7 @@ def bsm_greeks(
     is_call: npt.ArrayLike,
     threads: int | None = None,
     path: PathName = "auto",
-) -> NativeGreeks:
+) -> OptionGreeks:
     """Black-Scholes-Merton price and Greeks; :func:`vixshield.pricing.black.bsm_greeks` in C.
 
     Parameters
@@ -306,7 +288,7 @@ def bsm_greeks(
 
     Returns
     -------
-    NativeGreeks
+    OptionGreeks
         Read-only arrays of the broadcast shape (0-d for scalar inputs).
 
     Raises
@@ -337,7 +319,7 @@ def black76_greeks(
     is_call: npt.ArrayLike,
     threads: int | None = None,
     path: PathName = "auto",
-) -> NativeGreeks:
+) -> OptionGreeks:
     """Black-76 price and Greeks; :func:`vixshield.pricing.black.black76_greeks` in C.
 
     The kernel runs the BSM steps with ``q = r`` and ``log(F/K)`` (the carry term is then

@@ -109,7 +109,6 @@ with every input an array.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 from typing import Final, Literal, TypeAlias
 
 import numpy as np
@@ -119,6 +118,7 @@ from scipy.special import ndtr
 from vixshield.errors import InvalidInputError
 from vixshield.pricing import _native
 from vixshield.pricing._inputs import as_float
+from vixshield.pricing.greeks import GREEK_FIELDS, FloatArray, OptionGreeks, ReasonArray
 from vixshield.pricing.reasons import Reason
 
 __all__ = [
@@ -134,9 +134,7 @@ __all__ = [
     "bsm_price",
 ]
 
-FloatArray: TypeAlias = npt.NDArray[np.float64]
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
-ReasonArray: TypeAlias = npt.NDArray[np.int8]
 
 _INV_SQRT_2PI: Final = 1.0 / math.sqrt(2.0 * math.pi)
 _PER_VOLPT: Final = 0.01  # vixshield.units.VOL_POINT
@@ -144,42 +142,6 @@ _PER_PCT: Final = 0.01  # vixshield.units.RATE_PERCENT
 _PER_VOLPT_SQ: Final = 1e-4
 _PER_DAY: Final = 1.0 / 365.0  # 1 / vixshield.units.DAYS_PER_YEAR
 
-
-@dataclass(frozen=True, slots=True)
-class OptionGreeks:
-    """Prices and Greeks of a batch of European options, one element per option.
-
-    All fields have the broadcast shape of the inputs and are read-only. Where ``reason`` is
-    not ``Reason.OK`` every float field of that element is NaN.
-
-    Attributes
-    ----------
-    price : present value of the option.
-    delta : dV/dS (BSM, spot) or dV/dF (Black-76, forward).
-    gamma : d2V/dS2 (BSM) or d2V/dF2 (Black-76).
-    vega_per_volpt : dV/dsigma / 100, the change for one vol point.
-    theta_per_day : -dV/dT / 365, the change for one calendar day passing
-        (BSM holds S, r, q; Black-76 holds F, r).
-    rho_per_pct : dV/dr / 100 (BSM holds S and q; Black-76 holds F, so it is -T V / 100).
-    vanna_per_volpt : d2V/dS dsigma / 100 (d2V/dF dsigma for Black-76), the change of delta
-        for one vol point.
-    volga_per_volpt : d2V/dsigma2 / 1e4, the change of ``vega_per_volpt`` for one vol point.
-    reason : int8 codes of :class:`vixshield.pricing.reasons.Reason`, 0 (``OK``) when valid.
-    """
-
-    price: FloatArray
-    delta: FloatArray
-    gamma: FloatArray
-    vega_per_volpt: FloatArray
-    theta_per_day: FloatArray
-    rho_per_pct: FloatArray
-    vanna_per_volpt: FloatArray
-    volga_per_volpt: FloatArray
-    reason: ReasonArray
-
-
-GREEK_FIELDS: Final = tuple(f.name for f in fields(OptionGreeks) if f.name != "reason")
-"""The output arrays of :class:`OptionGreeks`, price first, in their documented order."""
 
 # --------------------------------------------------------------------------------------------
 # Input handling
@@ -578,10 +540,9 @@ def bsm_greeks(
         Only if the shapes do not broadcast or an argument is not numeric.
     """
     if _use_native(backend):
-        native = _native.bsm_greeks(
+        return _native.bsm_greeks(
             spot, strike, t_years, vol, rate=rate, div_yield=div_yield, is_call=is_call
         )
-        return OptionGreeks(*native)
     named = {
         "spot": as_float("spot", spot),
         "strike": as_float("strike", strike),
@@ -660,8 +621,7 @@ def black76_greeks(
         As :func:`bsm_greeks`, with delta, gamma and vanna with respect to the forward.
     """
     if _use_native(backend):
-        native = _native.black76_greeks(forward, strike, t_years, vol, rate=rate, is_call=is_call)
-        return OptionGreeks(*native)
+        return _native.black76_greeks(forward, strike, t_years, vol, rate=rate, is_call=is_call)
     named = {
         "forward": as_float("forward", forward),
         "strike": as_float("strike", strike),
