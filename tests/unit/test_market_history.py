@@ -78,8 +78,10 @@ def test_snapshot_values_flags_and_absences() -> None:
 def test_event_distances_count_sessions() -> None:
     s = _history().snapshot(date(2019, 7, 1), clock=FixedClock(stamp(date(2019, 7, 10))))
     # PPI on the 4 July holiday counts from the next session (7-05): sessions 7-01 -> 7-05 = 3.
-    # CPI on 2019-07-11 is after the last session here: unknown ahead, so absent.
-    assert s.trading_days_to == {"ppi": 3}
+    # CPI on 2019-07-11 is after the history's last session; it is scheduled, so it still
+    # counts on the exchange calendar: 7-01, 02, 03, 05, 08, 09, 10, 11 -> 7.
+    # FOMC minutes are not a decision: no "fomc" entry.
+    assert s.trading_days_to == {"ppi": 3, "cpi": 7}
 
 
 def test_lookahead_is_refused() -> None:
@@ -156,3 +158,19 @@ def test_stored_real_chain_wins_and_is_cut_by_upto() -> None:
     assert not got["modelled"].any()
     assert len(got) == 2
     assert day not in h.upto(date(2019, 7, 3)).real_chains
+
+
+def test_default_market_flags_every_datum() -> None:
+    from vixshield.data.synthetic import synthetic_market
+
+    market = synthetic_market(date(2019, 1, 2), date(2019, 3, 29), seed=3)
+    h = MarketHistory.from_synthetic(market)
+    s = h.snapshot(date(2019, 3, 29), clock=FixedClock(stamp(date(2019, 3, 29))))
+    assert s.spx.modelled
+    assert s.breadth is not None
+    assert s.breadth.modelled
+    assert s.rate is not None
+    assert s.rate.modelled
+    assert all(d.modelled for d in s.indices.values())
+    assert all(p.modelled for p in s.vx_curve)
+    assert set(s.trading_days_to) == {"fomc", "cpi", "ppi"}

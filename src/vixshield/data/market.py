@@ -36,6 +36,7 @@ from vixshield import calendar
 from vixshield.clock import Clock
 from vixshield.data.model_chains import model_spx_chain
 from vixshield.data.store import SeriesKind, Store
+from vixshield.data.synthetic import SyntheticMarket
 from vixshield.data.vx_curve import vx_term_structure, with_fallback
 from vixshield.domain.market import Bar, Breadth, CurvePoint, Datum, MarketSnapshot
 from vixshield.errors import DataError, VixShieldError
@@ -205,6 +206,19 @@ class MarketHistory:
                 )
         frozen = {i: tuple(sorted(p, key=lambda x: x.rank)) for i, p in points.items()}
         return cls(daily, curve, columns, frozen, sessions, dict(real_chains or {}))
+
+    @classmethod
+    def from_synthetic(cls, market: SyntheticMarket) -> MarketHistory:
+        """Build from the embedded default market (every datum flagged ``modelled``)."""
+        return cls.from_frames(
+            spx=market.spx,
+            indices=market.index_frames(),
+            vx_contracts=market.vx,
+            # Breadth and rate frames have no flag column in their canonical form: mark them.
+            breadth=market.breadth.assign(modelled=True),
+            rate=market.rates.assign(modelled=True),
+            events=market.events,
+        )
 
     @classmethod
     def from_store(cls, store: Store, *, vx_fallback: bool = True) -> MarketHistory:
@@ -435,16 +449,21 @@ def _event_distances(
     if fomc is not None and not fomc.empty:
         dates["fomc"] = _dates(fomc, "end_date")
     out: dict[str, npt.NDArray[np.int64]] = {}
-    values = spine.to_numpy()
     n = len(spine)
+    # Count on the exchange calendar, not the spine, so a scheduled event after the last
+    # session of the history (the next FOMC, say) still has a distance.
+    last_event = max((w.max() for w in dates.values() if len(w)), default=spine[-1])
+    horizon = min(max(last_event, spine[-1]).date(), calendar.CALENDAR_END)
+    grid = pd.DatetimeIndex(calendar.sessions(spine[0].date(), horizon)).to_numpy()
+    here = np.searchsorted(grid, spine.to_numpy(), side="left")
     for kind, when in dates.items():
         # An event on a non-session counts from the next session.
-        event_pos = np.unique(np.searchsorted(values, when.sort_values().values, side="left"))
-        event_pos = event_pos[event_pos < n]
-        nxt = np.searchsorted(event_pos, np.arange(n), side="left")
+        event_pos = np.unique(np.searchsorted(grid, when.sort_values().to_numpy(), side="left"))
+        event_pos = event_pos[event_pos < len(grid)]
+        nxt = np.searchsorted(event_pos, here, side="left")
         days = np.full(n, -1, dtype=np.int64)
         has = nxt < len(event_pos)
-        days[has] = event_pos[nxt[has]] - np.arange(n)[has]
+        days[has] = event_pos[nxt[has]] - here[has]
         out[kind] = days
     return out
 
