@@ -10,7 +10,7 @@ import json
 import math
 import os
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -493,22 +493,33 @@ def data_fetch(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports/demo"),
     as_of: Annotated[
-        str | None, typer.Option("--date", help="As-of date YYYY-MM-DD (default today).")
+        str | None,
+        typer.Option("--date", help="Last day of the default market, YYYY-MM-DD (default today)."),
     ] = None,
+    data_dir: DataDirOption = None,
+    use_store: Annotated[
+        bool,
+        typer.Option(
+            "--use-store/--default-market",
+            help="Use the local store when it holds data (default), or always the embedded "
+            "default market.",
+        ),
+    ] = True,
 ) -> None:
-    """Run the foundation demo on an illustrative market and print where the report is."""
-    from vixshield.report.foundation import build_foundation_report
+    """Show one day of the market (your store, or the embedded default market) and where the
+    report is: the snapshot, expiries, a 45-DTE iron condor from the day's chain, the VIX."""
+    from vixshield.report.demo import build_demo_report, history_for_demo
 
-    now = SystemClock().now()
-    if as_of is not None:
-        day = _parse_date(as_of, default=now.date(), name="--date")
-        now = datetime.combine(day, time(15, 45), tzinfo=NEW_YORK)
+    today = SystemClock().now().astimezone(NEW_YORK).date()
+    day = _parse_date(as_of, default=today, name="--date")
     try:
-        path = build_foundation_report(now, out)
+        store = _data_dir(data_dir) if use_store else None
+        history, source = history_for_demo(store, day)
+        path = build_demo_report(history, source, out)
     except VixShieldError as exc:
         raise _fail(exc) from None
     console.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)
-    console.print(f"\nReport written to [bold]{path.resolve()}[/] (and foundation.json beside it).")
+    console.print(f"\nReport written to [bold]{path.resolve()}[/] (and demo.json beside it).")
 
 
 def main() -> None:  # pragma: no cover - console entry point

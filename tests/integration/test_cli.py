@@ -156,17 +156,47 @@ def test_calendar_rejects_a_bad_date() -> None:
     assert "--start '2019-13-01' is not a date" in res.stderr
 
 
-def test_demo_writes_report(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["demo", "--out", str(tmp_path), "--date", "2026-11-20"])
+def test_demo_on_the_default_market(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    res = runner.invoke(
+        app, ["demo", "--out", str(out), "--date", "2026-11-20", "--default-market"]
+    )
     assert res.exit_code == 0, res.output
-    data = json.loads((tmp_path / "foundation.json").read_text())
+    data = json.loads((out / "demo.json").read_text())
+    assert data["all_modelled"] is True
+    assert data["chain_source"] == "model"
+    snap = data["snapshot"]
+    assert snap["session"] == "2026-11-20"
+    assert {d["source"] for d in snap["indices"].values()} == {"model"}
+    assert set(snap["trading_days_to"]) == {"fomc", "cpi", "ppi"}
     condor = data["iron_condor"]
-    assert condor["expiry"] == "2027-01-15"
-    assert condor["iv_roundtrip_max_abs_error"] < 1e-10
-    # Credit and break-evens are consistent with the legs as printed (hand arithmetic).
     legs = condor["legs"]
-    credit = legs[0]["price"] - legs[1]["price"] + legs[2]["price"] - legs[3]["price"]
+    # Credit, max loss and break-evens follow from the legs as printed (hand arithmetic).
+    credit = legs[0]["mid"] - legs[1]["mid"] + legs[2]["mid"] - legs[3]["mid"]
     assert condor["credit_points"] == pytest.approx(credit)
+    assert condor["max_loss_usd"] == pytest.approx((50 - credit) * 100)
     assert condor["breakeven_low"] == pytest.approx(legs[0]["strike"] - credit)
-    assert abs(data["vix_self_check"]["difference_points"]) < 0.05
+    assert condor["breakeven_high"] == pytest.approx(legs[2]["strike"] + credit)
+    assert [leg["strike"] for leg in legs][1] == legs[0]["strike"] - 50
+    assert all(leg["bid"] <= leg["mid"] <= leg["ask"] for leg in legs)
+    assert condor["reprice_max_abs_error"] < 1e-8
+    assert abs(data["vix_check"]["difference"]) < 0.1 * data["vix_check"]["vix_of_the_day"]
     assert "Report written to" in res.stdout
+
+
+@pytest.mark.real
+def test_demo_uses_the_local_store_when_it_has_data(real_data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    imp = runner.invoke(
+        app, ["data", "import", str(real_data), "--data-dir", str(store), "--skip-bad-rows"]
+    )
+    assert imp.exit_code == 0, imp.output
+    out = tmp_path / "report"
+    res = runner.invoke(app, ["demo", "--out", str(out), "--data-dir", str(store)])
+    assert res.exit_code == 0, res.output
+    data = json.loads((out / "demo.json").read_text())
+    assert data["all_modelled"] is False
+    assert data["snapshot"]["session"] == "2019-12-31"
+    assert data["snapshot"]["indices"]["vix"] == {"value": 13.78, "source": "real"}
+    # No futures after 2014 here: the VX curve is the flagged model fallback.
+    assert {p["source"] for p in data["snapshot"]["vx_curve"]} == {"model"}
