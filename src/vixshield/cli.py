@@ -366,6 +366,13 @@ def data_import(
         results.append(res.to_json())
         if not as_json:
             console.print(escape(res.summary()), soft_wrap=True)
+            if res.report is not None:
+                for why in res.provenance.skipped:
+                    console.print(
+                        f"  skipped {why.count} row(s), field '{escape(why.field)}': "
+                        f"{escape(why.message)} (first at line {why.first_line})",
+                        soft_wrap=True,
+                    )
     for skip in skipped:
         results.append(
             {"name": None, "status": "skipped", "path": str(skip.path), "error": skip.reason}
