@@ -174,3 +174,16 @@ def test_default_market_flags_every_datum() -> None:
     assert all(d.modelled for d in s.indices.values())
     assert all(p.modelled for p in s.vx_curve)
     assert set(s.trading_days_to) == {"fomc", "cpi", "ppi"}
+
+
+def test_event_distance_unknown_before_the_calendar_starts() -> None:
+    # The calendar's first CPI is 2019-09-20: sessions more than 45 days before it cannot
+    # know the schedule, so their distance is unknown rather than "81 days to 2019-09-20".
+    events = pd.DataFrame({"date": pd.to_datetime(["2019-09-20"]), "event": ["cpi"]})
+    h = MarketHistory.from_frames(spx=_spx(), events=events)
+    s = h.snapshot(date(2019, 7, 1), clock=FixedClock(stamp(date(2019, 7, 1))))
+    assert "cpi" not in s.trading_days_to
+    near = pd.DataFrame({"date": pd.to_datetime(["2019-07-11"]), "event": ["cpi"]})
+    h = MarketHistory.from_frames(spx=_spx(), events=near)
+    s = h.snapshot(date(2019, 7, 1), clock=FixedClock(stamp(date(2019, 7, 1))))
+    assert s.trading_days_to["cpi"] == 7

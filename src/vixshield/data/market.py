@@ -43,7 +43,10 @@ from vixshield.errors import DataError, VixShieldError
 
 INDEX_NAMES: Final = ("vix", "vix9d", "vix3m", "vix6m", "vvix", "skew")
 EVENT_KINDS: Final = ("fomc", "cpi", "ppi")
-DATA_DELAY: Final = timedelta(minutes=15)  # VIX close and VX settlement: 15 minutes after SPX
+DATA_DELAY: Final = timedelta(minutes=15)  # VIX close and VX settlement: 15 min after SPX
+# An event calendar is taken to cover from its first event minus this many days (monthly
+# releases are at most ~35 days apart).
+EVENT_COVERAGE_LEAD_DAYS: Final = 45
 
 
 class LookaheadError(VixShieldError):
@@ -463,6 +466,11 @@ def _event_distances(
         nxt = np.searchsorted(event_pos, here, side="left")
         days = np.full(n, -1, dtype=np.int64)
         has = nxt < len(event_pos)
+        if len(when):
+            # A calendar starting at its first event says nothing about the years before it:
+            # there the distance is unknown, not "to the first event in the file".
+            covered_from = when.min() - pd.Timedelta(days=EVENT_COVERAGE_LEAD_DAYS)
+            has &= spine.to_numpy() >= covered_from.to_datetime64()
         days[has] = event_pos[nxt[has]] - here[has]
         out[kind] = days
     return out
