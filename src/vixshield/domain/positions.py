@@ -15,9 +15,11 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Final, Literal
 
 from vixshield import calendar
@@ -165,3 +167,67 @@ class EquityHolding:
     @property
     def value_usd(self) -> float:
         return self.shares * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The user's open positions: option structures and an optional equity book.
+
+    Attributes
+    ----------
+    structures
+        Option structures; names are unique (they label the scenario table's columns).
+    equities
+        Equity holdings; symbols are unique.
+    equity_betas
+        Beta to SPX by symbol, where known (from the book file or
+        :func:`vixshield.strategy.book.capm_beta`).
+    fees_usd
+        Fees paid to open, by structure name (USD, >= 0), where given.
+    opened
+        Opening date by structure name, where given.
+    """
+
+    structures: tuple[Structure, ...] = ()
+    equities: tuple[EquityHolding, ...] = ()
+    equity_betas: Mapping[str, float] = field(default_factory=dict)
+    fees_usd: Mapping[str, float] = field(default_factory=dict)
+    opened: Mapping[str, date] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "structures", tuple(self.structures))
+        object.__setattr__(self, "equities", tuple(self.equities))
+        names = [s.name for s in self.structures]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InvalidInputError(f"structure names must be unique in a book; repeated: {dup}")
+        symbols = [e.symbol for e in self.equities]
+        dup = sorted({s for s in symbols if symbols.count(s) > 1})
+        if dup:
+            raise InvalidInputError(f"equity symbols must be unique in a book; repeated: {dup}")
+        for sym, beta in self.equity_betas.items():
+            if not math.isfinite(beta):
+                raise InvalidInputError(f"beta of {sym} must be finite, got {beta!r}")
+        object.__setattr__(self, "equity_betas", MappingProxyType(dict(self.equity_betas)))
+        object.__setattr__(self, "fees_usd", MappingProxyType(dict(self.fees_usd)))
+        object.__setattr__(self, "opened", MappingProxyType(dict(self.opened)))
+
+    def with_betas(self, betas: Mapping[str, float]) -> Book:
+        """The same book with ``betas`` added to (and overriding) the known equity betas."""
+        return Book(
+            self.structures,
+            self.equities,
+            {**self.equity_betas, **betas},
+            self.fees_usd,
+            self.opened,
+        )
+
+    def beta(self, symbol: str) -> float:
+        """The beta of ``symbol``; raises when the book does not know it."""
+        try:
+            return self.equity_betas[symbol]
+        except KeyError:
+            raise InvalidInputError(
+                f"no beta for equity holding {symbol!r}: give one in the book file or add it "
+                "with book.with_betas({symbol: capm_beta(stock_returns, spx_returns)})"
+            ) from None
