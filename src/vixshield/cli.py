@@ -496,6 +496,57 @@ def data_fetch(
         raise typer.Exit(code=1)
 
 
+config_app = typer.Typer(
+    help="The strategy configuration (TOML): write the defaults, check or show a file.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("init")
+def config_init(
+    out: Annotated[Path, typer.Option(help="File to write.")] = Path("vixshield.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write every parameter with its documented default, description and bounds."""
+    from vixshield.config import render_defaults
+
+    if out.exists() and not force:
+        raise _fail(VixShieldError(f"{out} exists; pass --force to overwrite it"))
+    out.write_text(render_defaults(), encoding="utf-8")
+    console.print(f"wrote the default configuration to {escape(str(out))}")
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[Path, typer.Argument(help="TOML file to validate.")],
+) -> None:
+    """Validate a configuration: unknown keys and out-of-range values are named and refused."""
+    from vixshield.config import fingerprint, load_config
+
+    try:
+        cfg = load_config(path)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    console.print(f"{escape(str(path))}: valid (fingerprint {fingerprint(cfg)[:16]})")
+
+
+@config_app.command("show")
+def config_show(
+    path: Annotated[
+        Path | None, typer.Argument(help="TOML file (default: the documented defaults).")
+    ] = None,
+) -> None:
+    """Print the effective configuration as JSON (defaults filled in)."""
+    from vixshield.config import load_config
+
+    try:
+        cfg = load_config(path)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    _print_json(cfg.model_dump(mode="json"))
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports/demo"),
