@@ -2,15 +2,14 @@
 
 Each part of the method owns a frozen pydantic model with its defaults from METHOD.md
 (``IndicatorParams``, ``RegimeParams``, ``CondorParams``, ``ManagementParams``,
-``SizingParams``, ``BookParams``); :class:`StrategyConfig` gathers them as TOML tables of the
-same names. Every model is ``extra="forbid"``: a misspelt or unknown key is refused, and so is a
-value outside its bounds, with a message naming the key path (``condor.short_delta``), the
-value and the rule. ``vixshield config init`` writes the documented defaults, each key with its
-description and bounds as a comment.
+``SizingParams``, ``BookParams``, ``LadderParams``, ``HedgeParams``); :class:`StrategyConfig`
+gathers them as TOML tables of the same names. Every model is ``extra="forbid"``: a misspelt or
+unknown key is refused, and so is a value outside its bounds, with a message naming the key
+path (``condor.short_delta``), the value and the rule. ``vixshield config init`` writes the
+documented defaults, each key with its description and bounds as a comment.
 
-The exact text of the configuration is recorded with every run (its SHA-256 is
-:meth:`StrategyConfig.fingerprint`), so a result can always be traced to the settings that
-produced it.
+The configuration is recorded with every decision (its SHA-256 is :func:`fingerprint`), so a
+result can always be traced to the settings that produced it.
 """
 
 from __future__ import annotations
@@ -28,8 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from vixshield.errors import VixShieldError
 from vixshield.signals.indicators import IndicatorParams
 from vixshield.signals.regime import RegimeParams
+from vixshield.strategy.alvh import HedgeParams
 from vixshield.strategy.book import BookParams
 from vixshield.strategy.condor import CondorParams
+from vixshield.strategy.ladder import LadderParams
 from vixshield.strategy.management import ManagementParams
 from vixshield.strategy.sizing import SizingParams
 
@@ -49,6 +50,8 @@ class StrategyConfig(BaseModel):
     management: ManagementParams = Field(default_factory=ManagementParams)
     sizing: SizingParams = Field(default_factory=SizingParams)
     book: BookParams = Field(default_factory=BookParams)
+    ladder: LadderParams = Field(default_factory=LadderParams)
+    hedge: HedgeParams = Field(default_factory=HedgeParams)
 
 
 def _describe(err: ValidationError, source: str) -> str:
@@ -131,7 +134,10 @@ def _render_table(name: str, part: BaseModel, lines: list[str]) -> None:
             continue
         desc = (info.description or "").strip().replace("\n", " ")
         lines.append(f"# {desc}{_bounds(info)}" if desc else f"#{_bounds(info)}")
-        lines.append(f"{key} = {_toml_value(value)}")
+        if value is None:  # TOML has no null: an unset optional key stays commented out
+            lines.append(f"# {key} = (unset by default)")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
     lines.append("")
     for sub_name, sub in nested:
         _render_table(sub_name, sub, lines)

@@ -26,7 +26,16 @@ def test_rendered_defaults_parse_back_to_the_defaults() -> None:
     cfg = parse_config(tomllib.loads(text))
     assert cfg == StrategyConfig()
     assert fingerprint(cfg) == fingerprint(StrategyConfig())
-    for table in ("indicators", "regime", "condor", "management", "sizing", "book"):
+    for table in (
+        "indicators",
+        "regime",
+        "condor",
+        "management",
+        "sizing",
+        "book",
+        "ladder",
+        "hedge",
+    ):
         assert f"[{table}]" in text
 
 
