@@ -35,8 +35,8 @@ from vixshield.units import NEW_YORK
 
 app = typer.Typer(
     name="vixshield",
-    help="SPX iron condors with an Adaptive Layered VIX Hedge. Today: option pricing and "
-    "implied vol, the SPX/SPXW/VIX expiry calendar, and a demo report.",
+    help="SPX iron condors with an Adaptive Layered VIX Hedge: the daily signal, market data, "
+    "option pricing and implied vol, the SPX/SPXW/VIX expiry calendar, the strategy config.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -578,6 +578,207 @@ def demo(
         raise _fail(exc) from None
     console.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)
     console.print(f"\nReport written to [bold]{path.resolve()}[/] (and demo.json beside it).")
+
+
+class DataSourceOption(StrEnum):
+    """Where the signal's market history comes from."""
+
+    real = "real"
+    synthetic = "synthetic"
+
+
+def _signal_history(source: DataSourceOption, data_dir: Path | None, day: date) -> Any:
+    """The market history for ``signal``: the local store, or the embedded default market."""
+    from vixshield.data.market import MarketHistory
+    from vixshield.data.store import Store
+    from vixshield.report.demo import default_history
+
+    if source is DataSourceOption.synthetic:
+        return default_history(day)
+    store_dir = _data_dir(data_dir)
+    if not (store_dir / "manifest.json").exists():
+        raise VixShieldError(
+            f"the local store at {store_dir} is empty: import the market data first "
+            "(vixshield data import FOLDER) or run with --data synthetic"
+        )
+    history = MarketHistory.from_store(Store(store_dir))
+    last = history.sessions[-1]
+    if day > last:
+        raise VixShieldError(
+            f"the local store's data ends {last}, before {day}: import newer data "
+            f"(vixshield data fetch --import) or pass --date {last}"
+        )
+    return history
+
+
+def _cell(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    if isinstance(x, list):
+        return ", ".join(_cell(v, digits) for v in x) or "-"
+    return str(x)
+
+
+def _show_orders(title: str, orders: list[dict[str, Any]], out: Console) -> None:
+    if not orders:
+        out.print(f"[bold]{title}[/]: none")
+        return
+    table = Table(title=title, show_lines=True)
+    for col in ("action", "layer", "structure / legs", "qty", "limit (mid)", "reasons"):
+        table.add_column(col, overflow="fold")
+    for o in orders:
+        legs = "\n".join(f"{leg['contract']}" for leg in o["legs"])
+        qty = "\n".join(f"{leg['quantity']:+d} @ {leg['price']:.2f}" for leg in o["legs"])
+        if legs:
+            qty = "\n" + qty  # the first line of the next cell is the structure's name
+        name = o["structure"] or ", ".join(o["closes"]) or "-"
+        if o["quantity_change"] is not None:
+            qty = (qty + "\n" if qty else "") + f"change {o['quantity_change']:+d}"
+        table.add_row(
+            escape(o["action"]),
+            escape(o["layer"]),
+            escape(name + ("\n" + legs if legs else "")),
+            escape(qty or "-"),
+            _cell(o["limit_price"]),
+            escape("\n".join(o["reasons"])),
+        )
+    out.print(table)
+
+
+def _show_signal(d: dict[str, Any]) -> None:
+    out = Console(width=max(console.width, 160))
+    out.print(f"[bold]VixShield signal for {d['session']}[/] (as of {d['as_of']})")
+    regime = Table(title=f"Regime: {d['regime'] or 'unknown'}")
+    regime.add_column("drivers", overflow="fold")
+    for line in d["regime_drivers"]:
+        regime.add_row(escape(line))
+    out.print(regime)
+    ind = Table(title="Indicators")
+    ind.add_column("indicator")
+    ind.add_column("value", justify="right")
+    for k, v in d["indicators"].items():
+        if k != "session":
+            ind.add_row(escape(k), escape(_cell(v, 4)))
+    out.print(ind)
+    orders = [o for o in d["orders"] if o["layer"] != "hedge"]
+    _show_orders("Orders", orders, out)
+    _show_orders("Hedge actions", [o for o in d["orders"] if o["layer"] == "hedge"], out)
+    if d["refusals"]:
+        ref = Table(title="Refusals", show_lines=True)
+        for col in ("layer", "what", "reasons"):
+            ref.add_column(col, overflow="fold")
+        for r in d["refusals"]:
+            ref.add_row(escape(r["layer"]), escape(r["what"]), escape("\n".join(r["reasons"])))
+        out.print(ref)
+    else:
+        out.print("[bold]Refusals[/]: none")
+    book = d["book"]
+    greeks = Table(title="Book Greeks (resulting book: open positions and proposed orders)")
+    greeks.add_column("measure")
+    greeks.add_column("value", justify="right")
+    for k, v in book.get("greeks", {}).items():
+        greeks.add_row(escape(k), _cell(v))
+    band = book.get("delta_band")
+    if band is not None:
+        greeks.add_row("delta band", escape(band["reason"]))
+    out.print(greeks)
+    be = Table(title="Break-evens")
+    for col in ("structure", "DTE", "max loss USD", "break-evens"):
+        be.add_column(col, overflow="fold")
+    for s in book.get("structures", []):
+        be.add_row(
+            escape(s["name"]), _cell(s["dte"]), _cell(s["max_loss_usd"]),
+            _cell(s["breakevens_points"]),
+        )  # fmt: skip
+    out.print(be if book.get("structures") else "[bold]Break-evens[/]: no positions")
+    sc = Table(title="Scenarios (P&L USD against today's marks)")
+    for col in ("scenario", "SPX", "VIX", "days", "total P&L USD"):
+        sc.add_column(col, justify="right")
+    for s in d["scenarios"]:
+        sc.add_row(
+            escape(s["scenario"]), _cell(s["spx"]), _cell(s["vix"]), _cell(s["days"], 0),
+            _cell(s["total_pnl_usd"]),
+        )  # fmt: skip
+    out.print(sc)
+    out.print("[bold]Notes[/]")
+    for n in d["notes"]:
+        out.print(f"- {escape(n)}", soft_wrap=True)
+    out.print(f"config fingerprint {d['config_fingerprint'][:16]}")
+
+
+@app.command()
+def signal(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Session, YYYY-MM-DD (default: the last session whose data is out by now).",
+        ),
+    ] = None,
+    data: Annotated[
+        DataSourceOption,
+        typer.Option(
+            "--data",
+            help="real: the local store; synthetic: the embedded default market (seed 7).",
+        ),
+    ] = DataSourceOption.real,
+    book_file: Annotated[
+        Path | None, typer.Option("--book", help="Your open positions, CSV or JSON.")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="Strategy configuration TOML.")
+    ] = None,
+    equity: Annotated[float, typer.Option("--equity", help="Account equity, USD.")] = 100_000.0,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The daily signal: regime, indicators, orders, hedge actions, book risk and scenarios.
+
+    The decision is made as of the session's data stamp (the close plus 15 minutes), so
+    running it twice for a day gives the same signal.
+    """
+    from vixshield.clock import FixedClock
+    from vixshield.config import load_config
+    from vixshield.data.book_file import read_book
+    from vixshield.data.market import stamp
+    from vixshield.engine import run_day
+
+    now = SystemClock().now()
+    try:
+        if as_of is None:
+            day = cal.previous_session(now.astimezone(NEW_YORK).date(), inclusive=True)
+            if stamp(day) > now:
+                day = cal.previous_session(day)
+        else:
+            day = _parse_date(as_of, default=now.date(), name="--date")
+            if not cal.is_session(day):
+                raise VixShieldError(
+                    f"{day} ({day:%A}) is not a trading session; the one before is "
+                    f"{cal.previous_session(day)}"
+                )
+            if stamp(day) > now:
+                raise VixShieldError(
+                    f"{day}'s data is not out yet (stamped {stamp(day).isoformat()}); "
+                    "pick an earlier --date"
+                )
+        config = load_config(config_file)
+        book = read_book(book_file) if book_file is not None else None
+        history = _signal_history(data, data_dir, day)
+        decision = run_day(
+            history, day, clock=FixedClock(stamp(day)), config=config, book=book,
+            equity_usd=equity,
+        )  # fmt: skip
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    payload = decision.to_json()
+    if as_json:
+        _print_json(payload)
+        return
+    _show_signal(payload)
 
 
 def main() -> None:  # pragma: no cover - console entry point
