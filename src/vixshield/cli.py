@@ -710,6 +710,22 @@ def _show_signal(d: dict[str, Any]) -> None:
     out.print(f"config fingerprint {d['config_fingerprint'][:16]}")
 
 
+def _equity_closes(specs: list[str]) -> dict[str, Any]:
+    """``SYMBOL=FILE`` options to closes by date (read and validated by the OHLCV loader)."""
+    import pandas as pd
+
+    from vixshield.data.loaders import load_ohlcv
+
+    out: dict[str, Any] = {}
+    for spec in specs:
+        symbol, sep, path = spec.partition("=")
+        if not sep or not symbol or not path:
+            raise VixShieldError(f"--equity-prices {spec!r}: use SYMBOL=FILE, e.g. SPY=spy.csv")
+        frame = load_ohlcv(Path(path), close_only=True).frame
+        out[symbol] = pd.Series(frame["close"].to_numpy(), index=pd.DatetimeIndex(frame["date"]))
+    return out
+
+
 @app.command()
 def signal(
     as_of: Annotated[
@@ -733,6 +749,14 @@ def signal(
         Path | None, typer.Option("--config", help="Strategy configuration TOML.")
     ] = None,
     equity: Annotated[float, typer.Option("--equity", help="Account equity, USD.")] = 100_000.0,
+    equity_prices: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--equity-prices",
+            help="SYMBOL=FILE: daily prices (Yahoo/Stooq CSV) of an equity holding whose beta "
+            "the book does not give; its CAPM beta is estimated from trailing returns. Repeat.",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
@@ -767,10 +791,11 @@ def signal(
                 )
         config = load_config(config_file)
         book = read_book(book_file) if book_file is not None else None
+        closes = _equity_closes(equity_prices or [])
         history = _signal_history(data, data_dir, day)
         decision = run_day(
             history, day, clock=FixedClock(stamp(day)), config=config, book=book,
-            equity_usd=equity,
+            equity_usd=equity, equity_closes=closes,
         )  # fmt: skip
     except VixShieldError as exc:
         raise _fail(exc) from None

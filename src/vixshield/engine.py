@@ -92,6 +92,7 @@ from vixshield.strategy.alvh import (
 )
 from vixshield.strategy.analytics import breakevens, pnl_at_expiry
 from vixshield.strategy.book import (
+    BookParams,
     ChainVolSurface,
     DeltaBand,
     MarketState,
@@ -99,6 +100,7 @@ from vixshield.strategy.book import (
     VolSurface,
     book_greeks,
     delta_band,
+    equity_betas_from_returns,
 )
 from vixshield.strategy.condor import Candidate, build_iron_condor, price_chain
 from vixshield.strategy.ladder import LadderParams, Rung, ladder_decision
@@ -1060,6 +1062,38 @@ def _indicator_frame(
     return given.loc[:key]
 
 
+def _estimate_betas(
+    book: Book,
+    history: MarketHistory,
+    session: date,
+    closes: Mapping[str, pd.Series],
+    params: BookParams,
+) -> tuple[Book, list[str]]:
+    """CAPM betas for holdings without one, from log returns up to ``session`` (causal)."""
+    missing = [h.symbol for h in book.equities if h.symbol not in book.equity_betas]
+    if not missing:
+        return book, []
+    cut = pd.Timestamp(session)
+    spx = history.daily["spx_close"]
+    spx_logs = pd.Series(np.log(spx.loc[:cut].to_numpy(dtype=float)), index=spx.loc[:cut].index)
+    spx_returns = spx_logs.diff().dropna()
+    returns: dict[str, pd.Series] = {}
+    for sym in missing:
+        series = closes.get(sym)
+        if series is None:
+            continue
+        s = series.copy()
+        s.index = pd.DatetimeIndex(s.index).normalize()
+        logs = pd.Series(np.log(s.loc[:cut].to_numpy(dtype=float)), index=s.loc[:cut].index)
+        returns[sym] = logs.diff().dropna()
+    betas = equity_betas_from_returns(returns, spx_returns, params)
+    notes = [
+        f"beta of {sym} {b:.3f}: CAPM on up to {params.beta_window_days} daily returns to {session}"
+        for sym, b in sorted(betas.items())
+    ]
+    return book.with_betas(betas), notes
+
+
 def run_day(
     history: MarketHistory,
     session: date,
@@ -1073,6 +1107,7 @@ def run_day(
     indicators: pd.DataFrame | None = None,
     regimes: pd.DataFrame | None = None,
     stages: Sequence[Stage] | None = None,
+    equity_closes: Mapping[str, pd.Series] | None = None,
 ) -> DayDecision:
     """The day's decision: the pipeline of the module docstring.
 
@@ -1101,6 +1136,10 @@ def run_day(
         holding the session, for backtests; the result equals the causal computation.
     stages
         The pipeline after the market inputs (default :data:`DEFAULT_STAGES`).
+    equity_closes
+        Daily closes (indexed by date) of equity holdings whose beta the book does not give:
+        their CAPM beta to SPX is estimated from trailing daily returns up to the session
+        (``book.beta_window_days``, at least ``book.beta_min_obs`` paired returns).
 
     Returns
     -------
@@ -1119,6 +1158,11 @@ def run_day(
         raise InvalidInputError(f"equity_usd must be a finite number > 0, got {equity_usd!r}")
     snap = history.snapshot(session, clock=clock)  # refuses look-ahead first
     open_book = book if book is not None else Book()
+    beta_notes: list[str] = []
+    if equity_closes:
+        open_book, beta_notes = _estimate_betas(
+            open_book, history, session, equity_closes, config.book
+        )
 
     frame = _indicator_frame(history, session, config, indicators)
     row = indicator_snapshot(frame, session)
@@ -1170,6 +1214,7 @@ def run_day(
     book_json, scenarios, book_notes = _book_section(ctx, after, out.report)
     notes = (
         *_provenance(ctx, real_chain=session in history.real_chains, rate_source=rate_note),
+        *beta_notes,
         *out.notes,
         *book_notes,
     )

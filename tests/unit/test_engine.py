@@ -314,3 +314,21 @@ def test_a_tested_put_side_rolls_the_call_side_closer(
     assert roll.limit_price > 0  # rolling the untested side closer collects credit
     (after,) = decided.book["structures"]
     assert after["name"] == "tested"
+
+
+def test_equity_beta_is_estimated_from_trailing_returns(history: MarketHistory) -> None:
+    # A holding whose daily log returns are exactly 1.5x SPX's has a CAPM beta of 1.5; only
+    # returns up to the session count (later prices are made wild to prove it).
+    import numpy as np
+
+    from vixshield.domain.positions import EquityHolding
+
+    spx = history.daily["spx_close"]
+    logs = 1.5 * np.log(spx.to_numpy())
+    closes = pd.Series(np.exp(logs - logs[0]) * 100.0, index=spx.index)
+    day = history.sessions[-30]
+    closes.iloc[-29:] = closes.iloc[-29:] * np.linspace(0.5, 3.0, 29)
+    book = Book(equities=(EquityHolding("XYZ", 100, float(closes.loc[pd.Timestamp(day)])),))
+    decision = _run(history, day, book=book, equity_closes={"XYZ": closes})
+    note = next(n for n in decision.notes if n.startswith("beta of XYZ"))
+    assert note.startswith("beta of XYZ 1.500")
