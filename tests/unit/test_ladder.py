@@ -227,6 +227,6 @@ def test_params_frozen_closed_bounded() -> None:
         LadderParams(min_dte=15, target_dte=14)
     with pytest.raises(ValidationError, match="skewed_short_delta"):
         LadderParams(skewed_short_delta=0.05)
-    # the ladder's window overrides the nested builder's
+    # the ladder's window, deltas, roots and quote filters go to both builders
     assert LadderParams(max_dte=30, target_dte=20).bwb_params().max_dte == 30
     assert LadderParams().condor_params().min_dte == 7

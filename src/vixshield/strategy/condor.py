@@ -17,8 +17,8 @@ Iron condor (:func:`build_iron_condor`, :class:`CondorParams`)
 2. **Quotes.** A quote is *liquid* when it has an implied vol (so a bid and a price above
    intrinsic), ``ask - bid <= max_quote_width_points`` and ``ask - bid <= max_quote_width_frac
    x mid``, and, where the chain gives them, open interest and volume at least the minimums
-   (NaN = not given = not checked). Shorts must also have a non-zero bid
-   (``require_short_bid``). Every leg must be liquid.
+   (NaN = not given = not checked). Every leg must be liquid; a liquid quote always has a
+   non-zero bid (a zero bid has no implied vol), so a short can be sold at its mid.
 3. **Short strikes.** ``short_rule = "delta"``: the liquid put and call whose forward
    :math:`|\Delta|` is nearest ``short_delta`` (default 0.12) within
    [``short_delta_min``, ``short_delta_max``] (default 0.10-0.16). ``short_rule = "sd"``: the
@@ -101,8 +101,6 @@ class LiquidityParams(BaseModel):
     """Widest acceptable ``ask - bid``, index points."""
     max_quote_width_frac: float = Field(default=0.5, gt=0.0, le=2.0)
     """Widest acceptable ``(ask - bid) / mid``."""
-    require_short_bid: bool = True
-    """Short legs need a non-zero bid (a one-sided quote cannot be sold at its mid)."""
     min_open_interest: float = Field(default=0.0, ge=0.0, le=1e6)
     """Minimum open interest where the chain gives it (0: no check)."""
     min_volume: float = Field(default=0.0, ge=0.0, le=1e6)
@@ -254,8 +252,9 @@ def price_chain(
 ) -> pd.DataFrame:
     """The chain's rows of ``roots`` with IVs, forward deltas, ``mid``, ``dte`` and ``liquid``.
 
-    ``liquid`` applies :class:`LiquidityParams` (module docstring, step 2) except the short-bid
-    rule; ``shortable`` adds it. Vectorised over rows; never reads ``modelled``.
+    ``liquid`` applies :class:`LiquidityParams` (module docstring, step 2); ``shortable`` equals
+    it (kept as its own column for the builders). Vectorised over rows; never reads
+    ``modelled``.
     """
     quote_time = chain_quote_time(chain)
     rows = chain.loc[chain["root"].isin(list(roots))]
@@ -282,7 +281,9 @@ def price_chain(
         mid=mid,
         dte=np.array([(d - today).days for d in priced["expiry"]], dtype=np.int64),
         liquid=liquid,
-        shortable=liquid & ((bid > 0) | (not liquidity.require_short_bid)),
+        # A liquid quote has a solved implied vol, which needs a bid > 0: every liquid quote
+        # can be sold at its mid.
+        shortable=liquid,
     )
 
 

@@ -24,19 +24,24 @@ Rules (defaults from :class:`LadderParams` in brackets)
 2. **Side and skew.** When ``rsi_vx1 < vx1_rsi_below`` [35] and ``rsi_spx > spx_rsi_above``
    [60] the rung is a **put-side** broken-wing butterfly with its body at
    ``skewed_short_delta`` [0.10], the lower delta (whatever ``structure`` says). Otherwise
-   ``structure`` [``"bwb"``] decides: a BWB on ``bwb.side`` with its body nearest
+   ``structure`` [``"bwb"``] decides: a BWB on ``bwb.side`` [put] with its body nearest
    ``short_delta`` [0.125], or an iron condor with shorts nearest ``short_delta``. A missing
    RSI leaves the skew rule off and the reasons say so.
 
 3. **Construction.** :func:`vixshield.strategy.condor.build_bwb` or
-   :func:`~vixshield.strategy.condor.build_iron_condor` on the chain's expiries with
-   ``min_dte``-``max_dte`` [7-21] days to expiry (target ``target_dte`` [14]) and short
-   deltas within ``short_delta_min``-``short_delta_max`` [0.10-0.15]. These ladder fields
-   override the same fields of the nested builder parameters (``bwb``, ``condor``); wings,
-   credit floors and liquidity come from the nested parameters. The condor builder always
-   applies METHOD §5's break-even alignment (put break-even at least 7% below spot); at 7-21
-   days that moves the put spread out below 10 delta (the reasons say so) or refuses, which
-   is why the default rung is the one-sided BWB.
+   :func:`~vixshield.strategy.condor.build_iron_condor` on the chain's expiries of ``roots``
+   [SPXW, then SPX] with ``min_dte``-``max_dte`` [7-21] days to expiry (target ``target_dte``
+   [14]), every leg passing the quote filters ``liquidity``, and short strikes nearest the
+   delta target within ``short_delta_min``-``short_delta_max`` [0.10-0.15]. Each rung kind
+   has a small table for what is its own: ``bwb`` (side, wing widths, credit floor) and
+   ``condor`` (wing rule and widths, credit floor, break-even alignment); expiry window,
+   roots, deltas and quote filters are the ladder's, set once for both
+   (:meth:`LadderParams.bwb_params`, :meth:`LadderParams.condor_params`). Condor rungs are
+   placed by delta (the core condor's ``short_rule = "sd"`` is not offered). The condor
+   builder always applies METHOD §5's break-even alignment (put break-even at least
+   ``condor.drawdown_tolerance`` [7%] below spot); at 7-21 days that moves the put spread out
+   below 10 delta (the reasons say so) or refuses, which is why the default rung is the
+   one-sided BWB.
 
 4. **Sizing.** :func:`vixshield.strategy.sizing.contracts_for` on the one-unit max loss and the
    regime's budget (METHOD §9: 2% of equity, 1% in ``elevated``/``stressed``, 0 in
@@ -69,28 +74,101 @@ from vixshield.strategy.condor import (
     BwbParams,
     Candidate,
     CondorParams,
+    LiquidityParams,
     build_bwb,
     build_iron_condor,
 )
 from vixshield.strategy.condor import Refusal as BuildRefusal
 from vixshield.strategy.sizing import SizingParams, contracts_for
 
-__all__ = ["LadderParams", "Rung", "ladder_decision", "open_rung_count"]
+__all__ = [
+    "LadderBwbParams",
+    "LadderCondorParams",
+    "LadderParams",
+    "Rung",
+    "ladder_decision",
+    "open_rung_count",
+]
 
 _FROZEN: Final = ConfigDict(frozen=True, extra="forbid")
 _WHAT: Final = "new ladder rung"
 
 
-def _ladder_condor() -> CondorParams:
-    return CondorParams(
-        roots=("SPXW", "SPX"),
-        target_dte=14,
-        min_dte=7,
-        max_dte=21,
-        short_delta=0.125,
-        short_delta_min=0.10,
-        short_delta_max=0.15,
+class LadderBwbParams(BaseModel):
+    """BWB rungs: side, wings and credit floor (expiry, deltas and quotes are the ladder's)."""
+
+    model_config = _FROZEN
+
+    side: Literal["put", "call"] = Field(
+        default="put", description="BWB side when the RSI skew rule is off"
     )
+    narrow_wing_points: float = Field(
+        default=25.0, ge=5.0, le=500.0, description="long strike nearer the money, points"
+    )
+    wide_wing_points: float = Field(
+        default=50.0, ge=5.0, le=1000.0, description="long strike further out, points"
+    )
+    max_wing_points: float = Field(
+        default=200.0, ge=5.0, le=1000.0, description="widest wing allowed, points"
+    )
+    min_credit_points: float = Field(
+        default=0.0,
+        ge=-50.0,
+        le=100.0,
+        description="net credit at mids per butterfly, at least (negative allows a debit)",
+    )
+
+    @model_validator(mode="after")
+    def _wings(self) -> Self:
+        if not self.narrow_wing_points < self.wide_wing_points <= self.max_wing_points:
+            raise ValueError(
+                "need narrow_wing_points < wide_wing_points <= max_wing_points, got "
+                f"{self.narrow_wing_points}, {self.wide_wing_points}, {self.max_wing_points}"
+            )
+        return self
+
+
+class LadderCondorParams(BaseModel):
+    """Condor rungs: wings, credit floor, break-even alignment (the rest is the ladder's)."""
+
+    model_config = _FROZEN
+
+    wing_rule: Literal["points", "delta"] = Field(
+        default="points", description="long strikes by distance (points) or by |delta|"
+    )
+    wing_points: float = Field(
+        default=50.0, ge=5.0, le=500.0, description="wing width, points (wing_rule points)"
+    )
+    wing_delta: float = Field(
+        default=0.05, gt=0.0, lt=0.5, description="long strike |delta| (wing_rule delta)"
+    )
+    max_wing_points: float = Field(
+        default=200.0, ge=5.0, le=1000.0, description="widest wing allowed, points"
+    )
+    min_credit_frac: float = Field(
+        default=0.10, ge=0.0, le=1.0, description="credit at mids over the wider wing, at least"
+    )
+    drawdown_tolerance: float = Field(
+        default=0.07,
+        ge=0.07,
+        le=0.10,
+        description="the put break-even sits at least this fraction below spot",
+    )
+    align_breakeven: bool = Field(
+        default=True, description="move the put spread out until the break-even clears"
+    )
+    aligned_put_delta_min: float = Field(
+        default=0.03,
+        gt=0.0,
+        lt=0.5,
+        description="moving the put spread out stops at this short-put |delta|",
+    )
+
+    @model_validator(mode="after")
+    def _wings(self) -> Self:
+        if self.wing_points > self.max_wing_points:
+            raise ValueError("wing_points must not exceed max_wing_points")
+        return self
 
 
 class LadderParams(BaseModel):
@@ -135,13 +213,21 @@ class LadderParams(BaseModel):
         le=4,
         description="no new rung at or above this regime level (4 = crisis)",
     )
-    bwb: BwbParams = Field(
-        default_factory=BwbParams,
-        description="BWB wings, credit floor, liquidity (DTE and deltas from the ladder)",
+    roots: tuple[Literal["SPX", "SPXW"], ...] = Field(
+        default=("SPXW", "SPX"),
+        min_length=1,
+        max_length=2,
+        description="option roots for rungs, in order of preference",
     )
-    condor: CondorParams = Field(
-        default_factory=_ladder_condor,
-        description="condor wings, credit floor, liquidity (DTE and deltas from the ladder)",
+    liquidity: LiquidityParams = Field(
+        default_factory=LiquidityParams, description="quote filters for every rung leg"
+    )
+    bwb: LadderBwbParams = Field(
+        default_factory=LadderBwbParams, description="BWB rungs: side, wings, credit floor"
+    )
+    condor: LadderCondorParams = Field(
+        default_factory=LadderCondorParams,
+        description="condor rungs: wings, credit floor, break-even alignment",
     )
 
     @model_validator(mode="after")
@@ -154,35 +240,52 @@ class LadderParams(BaseModel):
         for name in ("short_delta", "skewed_short_delta"):
             if not self.short_delta_min <= getattr(self, name) <= self.short_delta_max:
                 raise ValueError(f"{name} must lie within [short_delta_min, short_delta_max]")
+        if len(set(self.roots)) != len(self.roots):
+            raise ValueError(f"roots must not repeat, got {self.roots}")
+        self.bwb_params()  # the builders' own checks, so a bad combination fails at load
+        self.condor_params()
         return self
 
     def bwb_params(self) -> BwbParams:
-        """The nested BWB parameters with the ladder's DTE window and deltas."""
-        return BwbParams.model_validate(
-            {
-                **self.bwb.model_dump(),
-                "min_dte": self.min_dte,
-                "target_dte": self.target_dte,
-                "max_dte": self.max_dte,
-                "short_delta": self.short_delta,
-                "short_delta_min": self.short_delta_min,
-                "short_delta_max": self.short_delta_max,
-                "skewed_short_delta": self.skewed_short_delta,
-            }
+        """The BWB builder's parameters: the ladder's window, deltas, roots and quote filters."""
+        return BwbParams(
+            roots=self.roots,
+            target_dte=self.target_dte,
+            min_dte=self.min_dte,
+            max_dte=self.max_dte,
+            side=self.bwb.side,
+            short_delta=self.short_delta,
+            short_delta_min=self.short_delta_min,
+            short_delta_max=self.short_delta_max,
+            skewed_short_delta=self.skewed_short_delta,
+            narrow_wing_points=self.bwb.narrow_wing_points,
+            wide_wing_points=self.bwb.wide_wing_points,
+            max_wing_points=self.bwb.max_wing_points,
+            min_credit_points=self.bwb.min_credit_points,
+            liquidity=self.liquidity,
         )
 
     def condor_params(self) -> CondorParams:
-        """The nested condor parameters with the ladder's DTE window and deltas."""
-        return CondorParams.model_validate(
-            {
-                **self.condor.model_dump(),
-                "min_dte": self.min_dte,
-                "target_dte": self.target_dte,
-                "max_dte": self.max_dte,
-                "short_delta": self.short_delta,
-                "short_delta_min": self.short_delta_min,
-                "short_delta_max": self.short_delta_max,
-            }
+        """The condor builder's parameters: the ladder's window, deltas, roots, quote filters."""
+        c = self.condor
+        return CondorParams(
+            roots=self.roots,
+            target_dte=self.target_dte,
+            min_dte=self.min_dte,
+            max_dte=self.max_dte,
+            short_rule="delta",
+            short_delta=self.short_delta,
+            short_delta_min=self.short_delta_min,
+            short_delta_max=self.short_delta_max,
+            wing_rule=c.wing_rule,
+            wing_points=c.wing_points,
+            wing_delta=c.wing_delta,
+            max_wing_points=c.max_wing_points,
+            min_credit_frac=c.min_credit_frac,
+            drawdown_tolerance=c.drawdown_tolerance,
+            align_breakeven=c.align_breakeven,
+            aligned_put_delta_min=c.aligned_put_delta_min,
+            liquidity=self.liquidity,
         )
 
 
