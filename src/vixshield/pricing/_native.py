@@ -245,19 +245,8 @@ def _run(
 
     floats.flags.writeable = False
     reason.flags.writeable = False
-    price, delta, gamma, vega, theta, rho, vanna, volga = (
-        floats[k].reshape(shape) for k in range(8)
-    )
-    return OptionGreeks(
-        price=price,
-        delta=delta,
-        gamma=gamma,
-        vega_per_volpt=vega,
-        theta_per_day=theta,
-        rho_per_pct=rho,
-        vanna_per_volpt=vanna,
-        volga_per_volpt=volga,
-        reason=reason.reshape(shape),
+    return OptionGreeks.from_arrays(
+        [floats[k].reshape(shape) for k in range(8)], reason.reshape(shape)
     )
 
 

@@ -458,18 +458,7 @@ def _evaluate_in_chunks(
 
 
 def _greeks(outs: tuple[FloatArray, ...], reason: ReasonArray) -> OptionGreeks:
-    price, delta, gamma, vega, theta, rho, vanna, volga = outs
-    return OptionGreeks(
-        price=price,
-        delta=delta,
-        gamma=gamma,
-        vega_per_volpt=vega,
-        theta_per_day=theta,
-        rho_per_pct=rho,
-        vanna_per_volpt=vanna,
-        volga_per_volpt=volga,
-        reason=reason,
-    )
+    return OptionGreeks.from_arrays(outs, reason)
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Final, TypeAlias
 
@@ -43,6 +44,14 @@ class OptionGreeks:
     vanna_per_volpt: FloatArray
     volga_per_volpt: FloatArray
     reason: ReasonArray
+
+    @classmethod
+    def from_arrays(cls, arrays: Sequence[FloatArray], reason: ReasonArray) -> OptionGreeks:
+        """Build from the eight float arrays in :data:`GREEK_FIELDS` order and the reasons."""
+        if len(arrays) != len(GREEK_FIELDS):
+            raise ValueError(f"need {len(GREEK_FIELDS)} arrays, got {len(arrays)}")
+        price, delta, gamma, vega, theta, rho, vanna, volga = arrays
+        return cls(price, delta, gamma, vega, theta, rho, vanna, volga, reason)
 
 
 GREEK_FIELDS: Final = tuple(f.name for f in fields(OptionGreeks) if f.name != "reason")
