@@ -565,7 +565,8 @@ def demo(
     ] = True,
 ) -> None:
     """Show one day of the market (your store, or the embedded default market) and where the
-    report is: the snapshot, expiries, a 45-DTE iron condor from the day's chain, the VIX."""
+    report is: the daily signal, the snapshot, expiries, a 45-DTE iron condor from the day's
+    chain, the VIX on that chain."""
     from vixshield.report.demo import build_demo_report, history_for_demo
 
     today = SystemClock().now().astimezone(NEW_YORK).date()

@@ -165,6 +165,11 @@ def test_demo_on_the_default_market(tmp_path: Path) -> None:
     data = json.loads((out / "demo.json").read_text())
     assert data["all_modelled"] is True
     assert data["chain_source"] == "model"
+    signal = data["signal"]
+    assert signal["session"] == "2026-11-20"
+    assert signal["regime"] in {"calm", "normal", "elevated", "stressed", "crisis"}
+    assert signal["regime_drivers"]
+    assert signal["orders"] or signal["refusals"]  # it says what it does, or why not
     snap = data["snapshot"]
     assert snap["session"] == "2026-11-20"
     assert {d["source"] for d in snap["indices"].values()} == {"model"}

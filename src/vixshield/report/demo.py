@@ -12,8 +12,9 @@ The market is the user's local store when it holds an S&P 500 series, otherwise 
    leg's bid, ask, mid, implied vol and Greeks, credit, max loss and break-evens;
 4. the Cboe VIX formula run on that chain, next to the day's VIX.
 
-It is a view of the building blocks, not a trading signal: the method (regime, sizing, hedge)
-is not in this release yet, and the report says so.
+It opens with the daily signal for that session (:func:`vixshield.engine.run_day` with the
+default configuration and $1,000,000 of equity): regime and drivers, orders with reasons,
+refusals, the scenario table and the notes on what was modelled.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ import pandas as pd
 
 from vixshield import calendar
 from vixshield.clock import FixedClock
+from vixshield.config import StrategyConfig
 from vixshield.data.chains import add_implied_vols, chain_quote_time, chain_to_vix_quotes
 from vixshield.data.market import MarketHistory, stamp
 from vixshield.data.store import Store
 from vixshield.data.synthetic import synthetic_market
 from vixshield.domain.market import MarketSnapshot
+from vixshield.engine import run_day
 from vixshield.errors import DataError, VixShieldError
 from vixshield.pricing.black import black76_greeks
 from vixshield.pricing.vix import vix_index
@@ -44,6 +47,7 @@ SHORT_DELTA: Final = 0.12
 WING_POINTS: Final = 50.0
 DEFAULT_DIV_YIELD: Final = 0.015  # the history holds no dividend yield: a stated assumption
 DEFAULT_RATE: Final = 0.04  # used only when the history has no rate that day
+DEMO_EQUITY_USD: Final = 1_000_000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +216,58 @@ def build_demo_report(history: MarketHistory, source: DemoSource, out_dir: Path)
         "expiries": _expiry_section(session),
         "iron_condor": _condor_section(chain, rate, session),
         "vix_check": _vix_section(chain, rate, snap),
+        "signal": run_day(
+            history,
+            session,
+            clock=clock,
+            config=StrategyConfig(),
+            equity_usd=DEMO_EQUITY_USD,
+            rate=rate,
+            div_yield=DEFAULT_DIV_YIELD,
+        ).to_json(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "demo.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md = out_dir / "demo.md"
     md.write_text(_markdown(data), encoding="utf-8")
     return md
+
+
+def _signal_lines(sig: dict[str, Any]) -> list[str]:
+    lines = [
+        f"## The daily signal: regime {sig['regime']}",
+        "",
+        *[f"- {d}" for d in sig["regime_drivers"]],
+        "",
+    ]
+    if sig["orders"]:
+        lines += [
+            "| action | layer | structure | limit (per unit) | legs |",
+            "|---|---|---|---|---|",
+        ]
+        for o in sig["orders"]:
+            legs = ", ".join(f"{leg['quantity']:+d} {leg['contract']}" for leg in o["legs"])
+            limit = "-" if o["limit_price"] is None else f"{o['limit_price']:.2f}"
+            lines.append(f"| {o['action']} | {o['layer']} | {o['structure']} | {limit} | {legs} |")
+        lines.append("")
+        for o in sig["orders"]:
+            lines.append(f"- **{o['structure']}**: " + "; ".join(o["reasons"]))
+    else:
+        lines.append("No orders today.")
+    for r in sig["refusals"]:
+        lines.append(f"- refused, {r['what']}: " + "; ".join(r["reasons"]))
+    if sig["scenarios"] and sig["book"].get("structures"):
+        lines += [
+            "",
+            "Scenarios for the resulting book:",
+            "",
+            "| scenario | P&L USD |",
+            "|---|---|",
+        ]
+        for sc in sig["scenarios"]:
+            lines.append(f"| {sc['scenario']} | {sc['total_pnl_usd']:,.0f} |")
+    lines += ["", *[f"- note: {n}" for n in sig["notes"]], ""]
+    return lines
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -234,9 +284,10 @@ def _markdown(data: dict[str, Any]) -> str:
         "",
         f"Market: **{data['market']}**. Session {s['session']}, data as of {data['as_of']}.",
         "",
-        "This shows the building blocks on one day; it is not a trading signal (the method's",
-        "regime, sizing and hedge are not in this release yet).",
+        f"The daily signal for this session (default configuration, equity "
+        f"${DEMO_EQUITY_USD:,.0f}) comes first; then the building blocks it stands on.",
         "",
+        *_signal_lines(data["signal"]),
         "## The day's snapshot",
         "",
         "| series | value | source |",
