@@ -16,6 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from vixshield.domain._pickle import reduce_frozen
 from vixshield.domain.positions import Structure
 from vixshield.errors import InvalidInputError
 
@@ -121,6 +122,9 @@ class DayDecision:
     scenarios: tuple[Mapping[str, Any], ...] = ()
     notes: tuple[str, ...] = ()
     config_fingerprint: str = ""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return reduce_frozen(self)  # its read-only mappings do not pickle
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:

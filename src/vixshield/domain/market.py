@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Any
 
+from vixshield.domain._pickle import reduce_frozen
 from vixshield.errors import InvalidInputError
 
 
@@ -101,6 +103,9 @@ class MarketSnapshot:
     breadth: Breadth | None = None
     rate: Datum | None = None
     trading_days_to: Mapping[str, int] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return reduce_frozen(self)  # its read-only mappings do not pickle
 
     def __post_init__(self) -> None:
         if self.as_of.tzinfo is None:

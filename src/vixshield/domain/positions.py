@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from vixshield import calendar
+from vixshield.domain._pickle import reduce_frozen
 from vixshield.errors import InvalidInputError
 
 Settlement = Literal["AM", "PM"]
@@ -193,6 +194,9 @@ class Book:
     equity_betas: Mapping[str, float] = field(default_factory=dict)
     fees_usd: Mapping[str, float] = field(default_factory=dict)
     opened: Mapping[str, date] = field(default_factory=dict)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return reduce_frozen(self)  # its read-only mappings do not pickle
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "structures", tuple(self.structures))
