@@ -61,6 +61,7 @@ the whole decision reproducible.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ from vixshield.domain.market import MarketSnapshot
 from vixshield.domain.positions import Book, Leg, OptionContract, Right, Structure
 from vixshield.errors import DataError, InvalidInputError
 from vixshield.signals.indicators import compute_indicators, indicator_snapshot
-from vixshield.signals.regime import classify
+from vixshield.signals.regime import classify, regime_levels
 from vixshield.signals.regime import snapshot as regime_snapshot
 from vixshield.strategy.alvh import (
     HedgeLayer,
@@ -92,6 +93,7 @@ from vixshield.strategy.alvh import (
 )
 from vixshield.strategy.analytics import breakevens, pnl_at_expiry
 from vixshield.strategy.book import (
+    BookGreeks,
     BookParams,
     ChainVolSurface,
     DeltaBand,
@@ -197,21 +199,59 @@ class DayContext:
     surface: VolSurface
 
 
+_RUNS: list[tuple[pd.DataFrame, dict[Any, list[tuple[int, int]]]]] = []
+"""The expiry runs of the last priced chain read (one entry, the frame kept alive with them)."""
+
+
+def _expiry_rows(priced: pd.DataFrame, expiry: date) -> slice | npt.NDArray[np.intp] | None:
+    """The rows of ``expiry`` in ``priced`` (a slice when they are listed together), in order.
+
+    The day's priced chain is searched several times (marks, one vol surface per expiry of the
+    book): its runs of equal expiries are found once, by comparing neighbours.
+    """
+    last = _RUNS[0] if _RUNS else None  # one read: another thread may replace the entry
+    if last is not None and last[0] is priced:
+        runs = last[1]
+    else:
+        expiries = priced["expiry"].to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, expiries[1:] != expiries[:-1]]).tolist()
+        runs = {}
+        for start, stop in zip(starts, [*starts[1:], expiries.size], strict=True):
+            runs.setdefault(expiries[start], []).append((start, stop))
+        _RUNS[:] = [(priced, runs)]
+    found = runs.get(expiry)
+    if found is None:
+        return None
+    if len(found) == 1:
+        return slice(*found[0])
+    return np.concatenate([np.arange(a, b, dtype=np.intp) for a, b in found])
+
+
 class _LazyChainSurface:
     """:class:`ChainVolSurface` built one expiry at a time, on first use (a chain lists
     hundreds of expiry-strike nodes; a book needs a few expiries)."""
 
     def __init__(self, priced: pd.DataFrame, fallback: VolSurface) -> None:
-        self._by_expiry: dict[Any, pd.DataFrame] = dict(tuple(priced.groupby("expiry", sort=True)))
+        self._priced = priced
+        # the columns ChainVolSurface reads (taking only these rows and columns is cheap)
+        self._node_columns = [
+            i
+            for i, c in enumerate(priced.columns)
+            if c in ("root", "expiry", "strike", "right", "iv", "forward")
+        ]
         self._fallback = fallback
-        self._built: dict[date, ChainVolSurface] = {}
+        self._built: dict[date, VolSurface] = {}
 
     def _surface(self, expiry: date) -> VolSurface:
-        rows = self._by_expiry.get(expiry)
-        if rows is None:
-            return self._fallback
         if expiry not in self._built:
-            self._built[expiry] = ChainVolSurface(rows, fallback=self._fallback)
+            rows = _expiry_rows(self._priced, expiry)
+            self._built[expiry] = (
+                self._fallback
+                if rows is None
+                else ChainVolSurface(
+                    self._priced.iloc[rows, self._node_columns], fallback=self._fallback
+                )
+            )
         return self._built[expiry]
 
     def spx_vol(self, expiry: date, strike: npt.ArrayLike) -> FloatArray:
@@ -278,22 +318,60 @@ class CompositeStage:
 
 
 # --------------------------------------------------------------------------------------------
+# Book Greeks, once per day and book
+
+_GREEKS_MEMO: list[tuple[DayContext, Book, BookGreeks]] = []
+"""The last Greeks computed (one entry): the hedge stage, the risk stage and the resulting-book
+section value the same book on most days (no hedge order in between)."""
+
+
+def _book_greeks(ctx: DayContext, book: Book) -> BookGreeks:
+    """:func:`book_greeks` on the day's market and surface, reused for an equal book that day.
+
+    The Greeks are a pure function of the book, ``ctx.market`` and ``ctx.surface``; the
+    context is matched by identity (one per ``run_day``), the book by equality.
+    """
+    last = _GREEKS_MEMO[0] if _GREEKS_MEMO else None  # one read (threads)
+    if last is not None and last[0] is ctx and last[1] == book:
+        return last[2]
+    got = book_greeks(book, ctx.market, ctx.surface)
+    _GREEKS_MEMO[:] = [(ctx, book, got)]
+    return got
+
+
+# --------------------------------------------------------------------------------------------
 # Marks from the chain
 
 
-def _mark_table(priced: pd.DataFrame) -> dict[tuple[str, date, float, str], tuple[float, float]]:
-    """``(root, expiry, strike, right) -> (mid, forward delta)`` of quotes with an implied vol."""
-    ok = priced.loc[np.isfinite(priced["iv"].to_numpy(dtype=np.float64, na_value=np.nan))]
+def _mark_table(
+    priced: pd.DataFrame, contracts: Iterable[OptionContract] | None = None
+) -> dict[tuple[str, date, float, str], tuple[float, float]]:
+    """``(root, expiry, strike, right) -> (mid, forward delta)`` of quotes with an implied vol.
+
+    With ``contracts``, only the rows at their expiries and strikes (any root and right): the
+    same answer for those contracts, without a key per quote of the chain.
+    """
+    keep = np.isfinite(priced["iv"].to_numpy(dtype=np.float64, na_value=np.nan))
+    strike = priced["strike"].to_numpy(dtype=np.float64)
+    if contracts is not None:
+        wanted = list(contracts)
+        at_expiry = np.zeros(len(priced), dtype=np.bool_)
+        for expiry in {c.expiry for c in wanted}:
+            found = _expiry_rows(priced, expiry)
+            if found is not None:
+                at_expiry[found] = True
+        keep &= at_expiry & np.isin(strike, sorted({c.strike for c in wanted}))
+    rows = np.flatnonzero(keep)
     keys = zip(
-        ok["root"].astype(str).tolist(),
-        ok["expiry"].tolist(),
-        ok["strike"].to_numpy(dtype=np.float64).tolist(),
-        ok["right"].astype(str).tolist(),
+        [str(r) for r in priced["root"].array[rows].tolist()],
+        priced["expiry"].to_numpy(dtype=object)[rows].tolist(),
+        strike[rows].tolist(),
+        [str(r) for r in priced["right"].array[rows].tolist()],
         strict=True,
     )
     values = zip(
-        ok["mid"].to_numpy(dtype=np.float64).tolist(),
-        ok["delta"].to_numpy(dtype=np.float64).tolist(),
+        priced["mid"].to_numpy(dtype=np.float64)[rows].tolist(),
+        priced["delta"].to_numpy(dtype=np.float64)[rows].tolist(),
         strict=True,
     )
     return {(r, e, k, w): v for (r, e, k, w), v in zip(keys, values, strict=True)}
@@ -458,7 +536,9 @@ class ManagementStage:
     def decide(self, ctx: DayContext, proposed: tuple[OrderIntent, ...]) -> StageOutput:  # noqa: ARG002 (the Stage protocol; management comes first)
         if not any(_is_spx(s) for s in ctx.book.structures):
             return StageOutput()
-        marks = _mark_table(ctx.priced)
+        marks = _mark_table(
+            ctx.priced, (g.contract for s in ctx.book.structures if _is_spx(s) for g in s.legs)
+        )
         p = ctx.config.management
         rung_params = p.model_copy(update={"exit_dte": 0})
         refusals: list[Refusal] = []
@@ -491,7 +571,7 @@ class ManagementStage:
                 dte=(s.expiries[0] - ctx.session).days,
                 short_put_delta=_short_delta(s, deltas, Right.PUT),
                 short_call_delta=_short_delta(s, deltas, Right.CALL),
-                breakevens_points=breakevens(s),
+                breakevens_points=_breakevens(s),
             )
             (rungs if _is_rung(s, ctx.book, ctx.config) else core).append((s, state, marked))
         orders: list[OrderIntent] = []
@@ -621,7 +701,9 @@ class CoreCondorStage:
                 f"the book holds the core condor {held!r} past its exit "
                 f"({ctx.config.management.exit_dte} DTE): one core condor at a time"
             )
-        built = build_iron_condor(ctx.chain, rate=ctx.rate, params=ctx.config.condor)
+        built = build_iron_condor(
+            ctx.chain, rate=ctx.rate, params=ctx.config.condor, priced=ctx.priced
+        )
         if not isinstance(built, Candidate):
             return refuse(*built.reasons)
         a = built.analytics
@@ -730,7 +812,7 @@ class RiskStage:
     def decide(self, ctx: DayContext, proposed: tuple[OrderIntent, ...]) -> StageOutput:
         after = apply_orders(ctx.book, proposed, opened_on=ctx.session)
         try:
-            g = book_greeks(after, ctx.market, ctx.surface)
+            g = _book_greeks(ctx, after)
         except InvalidInputError as exc:
             return StageOutput(notes=(f"delta band not checked: {exc}",))
         band = delta_band(g.delta_usd_per_pct, ctx.equity_usd, ctx.config.book)
@@ -796,7 +878,7 @@ class LadderStage:
         got = ladder_decision(
             session=ctx.session, indicators=ctx.indicator_row, regime_level=ctx.regime_level,
             open_rungs=rungs, sessions_since_last_rung=since, chain=ctx.chain, rate=ctx.rate,
-            equity_usd=ctx.equity_usd, sizing=ctx.config.sizing, params=p,
+            equity_usd=ctx.equity_usd, sizing=ctx.config.sizing, params=p, priced=ctx.priced,
         )  # fmt: skip
         notes = tuple(
             f"ladder rung {n}: no opening date; not counted for the cadence" for n in undated
@@ -812,7 +894,7 @@ def _regime_levels(ctx: DayContext, start: date) -> pd.Series[Any]:
     frame = ctx.indicators
     first = int(frame.index.searchsorted(pd.Timestamp(start)))
     warm = max(ctx.config.regime.persistence.step_down_after, 1) - 1
-    levels = classify(frame.iloc[max(0, first - warm) :], ctx.config.regime)["regime_level"]
+    levels = regime_levels(frame.iloc[max(0, first - warm) :], ctx.config.regime)
     return levels.iloc[first - max(0, first - warm) :]
 
 
@@ -834,6 +916,8 @@ class HedgeStage:
     credit_window_usd: float | None = None
     spend_window_usd: float | None = None
     name: str = "hedge"
+    always_on: bool = False
+    """The static always-on baseline (``hedge_decision(always_on=True)``), not the ALVH."""
 
     def decide(self, ctx: DayContext, proposed: tuple[OrderIntent, ...]) -> StageOutput:
         p = self.params or _config_part(ctx.config, "hedge", HedgeParams)
@@ -841,7 +925,7 @@ class HedgeStage:
         after = apply_orders(ctx.book, proposed, opened_on=ctx.session)
         band: bool | DeltaBand = False
         try:
-            g = book_greeks(after, ctx.market, ctx.surface)
+            g = _book_greeks(ctx, after)
             band = delta_band(g.delta_usd_per_pct, ctx.equity_usd, ctx.config.book)
         except InvalidInputError as exc:
             notes.append(f"delta band unknown for the hedge score (not counted): {exc}")
@@ -864,10 +948,13 @@ class HedgeStage:
         peak: int | None = None
         if hedges:
             levels = _regime_levels(ctx, min(h.opened for h in hedges))
+            # the highest level from each row to the end (NA skipped): one pass for all tranches
+            values = levels.to_numpy(dtype=np.float64, na_value=np.nan)
+            highest = np.fmax.accumulate(values[::-1])[::-1]
+            at = levels.index.searchsorted([pd.Timestamp(h.opened) for h in hedges], side="left")
             with_peaks = []
-            for h in hedges:
-                mine = levels.loc[pd.Timestamp(h.opened) :].dropna()
-                top = None if mine.empty else int(mine.max())
+            for h, i in zip(hedges, at.tolist(), strict=True):
+                top = None if i >= len(values) or np.isnan(highest[i]) else int(highest[i])
                 with_peaks.append(
                     HedgePosition(h.structure, h.layer, h.opened, h.cost_usd, peak_regime_level=top)
                 )
@@ -890,7 +977,7 @@ class HedgeStage:
             condor_max_loss_usd=max_loss, condor_credit_window_usd=credit,
             hedge_spend_window_usd=spend, equity_usd=ctx.equity_usd, vix_chain=None,
             vx_futures=ctx.market.vx_futures, rate=ctx.rate, vvix=ctx.snapshot.index("vvix"),
-            params=p,
+            params=p, always_on=self.always_on,
         )  # fmt: skip
         report = {
             "score": got.score.score,
@@ -949,6 +1036,14 @@ def _plain(x: Any) -> Any:
     return x
 
 
+@functools.lru_cache(maxsize=4096)
+def _breakevens(s: Structure) -> tuple[float, ...]:
+    """:func:`~vixshield.strategy.analytics.breakevens`, kept by structure (a held structure is
+    summarised every day; the answer depends on its legs only)."""
+    return breakevens(s)
+
+
+@functools.lru_cache(maxsize=4096)
 def _max_loss_usd(s: Structure) -> float | None:
     """Worst P&L at expiry (as a positive loss, fills basis); None when unbounded."""
     if len(s.expiries) != 1:
@@ -970,7 +1065,7 @@ def _structure_summary(s: Structure, ctx: DayContext) -> dict[str, Any]:
         "legs": len(s.legs),
         "net_premium_usd": s.net_premium_usd,
         "max_loss_usd": _max_loss_usd(s),
-        "breakevens_points": list(breakevens(s)) if single else [],
+        "breakevens_points": list(_breakevens(s)) if single else [],
     }
 
 
@@ -986,7 +1081,7 @@ def _book_section(
     }
     scenarios: list[dict[str, Any]] = []
     try:
-        g = book_greeks(after, ctx.market, ctx.surface)
+        g = _book_greeks(ctx, after)
         band = delta_band(g.delta_usd_per_pct, ctx.equity_usd, ctx.config.book)
         table = scenario_table(after, ctx.market, ctx.surface, params=ctx.config.book)
     except InvalidInputError as exc:
@@ -1044,6 +1139,20 @@ def _provenance(ctx: DayContext, *, real_chain: bool, rate_source: str) -> tuple
 
 # --------------------------------------------------------------------------------------------
 # run_day
+
+
+_FINGERPRINT: list[tuple[StrategyConfig, str]] = []
+
+
+def _fingerprint(config: StrategyConfig) -> str:
+    """:func:`~vixshield.config.fingerprint`, kept for the last configuration object (frozen:
+    the same object always has the same fingerprint; a backtest passes one every day)."""
+    last = _FINGERPRINT[0] if _FINGERPRINT else None  # one read (threads)
+    if last is not None and last[0] is config:
+        return last[1]
+    got = fingerprint(config)
+    _FINGERPRINT[:] = [(config, got)]
+    return got
 
 
 def _indicator_frame(
@@ -1229,5 +1338,5 @@ def run_day(
         book=book_json,
         scenarios=scenarios,
         notes=notes,
-        config_fingerprint=fingerprint(config),
+        config_fingerprint=_fingerprint(config),
     )

@@ -343,3 +343,87 @@ def test_mark_at_chain_mids_and_a_model_for_vix() -> None:
     # -370 + 1 x 2.00 x 100 = -170
     assert marks.value_usd == pytest.approx(-170.0)
     assert marks.modelled
+
+
+# -- the index sleeve -------------------------------------------------------------------------
+
+
+def test_index_trades_cash_basis_and_realised_by_hand() -> None:
+    pf = Portfolio(10_000.0)
+    # buy 2 units at 2,900 with a 1 bp fee: 2 x 2,900 = 5,800; fee 0.58
+    pf = pf.trade_index(2.0, 2900.0, OPENED, fee_usd=0.58, reason="buy")
+    assert pf.cash_usd == pytest.approx(10_000.0 - 5_800.0 - 0.58)
+    assert (pf.index_units, pf.index_basis) == (2.0, 2900.0)
+    assert pf.realised_pnl_usd == pytest.approx(-0.58)
+    # add 1 at 3,000: basis (2 x 2,900 + 3,000) / 3 = 2,933.33
+    pf = pf.trade_index(1.0, 3000.0, OPENED, reason="add")
+    assert pf.index_basis == pytest.approx(8800.0 / 3.0)
+    # sell 1.5 at 3,100: realised (3,100 - 2,933.33) x 1.5 = 250; basis unchanged
+    pf = pf.trade_index(-1.5, 3100.0, date(2019, 7, 2), reason="trim")
+    assert pf.index_units == pytest.approx(1.5)
+    assert pf.index_basis == pytest.approx(8800.0 / 3.0)
+    assert pf.realised_pnl_usd == pytest.approx(-0.58 + 250.0)
+    assert pf.cash_usd == pytest.approx(10_000.0 - 5_800.58 - 3_000.0 + 4_650.0)
+    entry = pf.ledger[-1]
+    assert entry.kind == "index"
+    assert entry.legs[0][:4] == ("SPX index", -1.5, 3100.0, 0.0)
+    # equity needs the index level: 1.5 units at 3,050 plus the cash
+    marks = pf.mark()
+    assert pf.equity_usd(marks) is None
+    assert pf.equity_usd(marks, index_level=3050.0) == pytest.approx(pf.cash_usd + 4575.0)
+    assert pf.cash_usd == pytest.approx(10_000.0 + sum(e.cash_usd for e in pf.ledger))
+
+
+def test_dividends_by_hand() -> None:
+    pf = Portfolio(0.0).trade_index(10.0, 2900.0, OPENED, reason="buy")
+    # 10 units x 2,900 x 1.5% x 3 / 365 = 3.5753 (a weekend, booked on Monday)
+    after = pf.accrue_dividends(2900.0, 0.015, 3, date(2019, 7, 8))
+    assert after.cash_usd - pf.cash_usd == pytest.approx(10 * 2900 * 0.015 * 3 / 365)
+    assert after.dividends_usd == pytest.approx(3.575_342_47)
+    assert after.realised_pnl_usd == pytest.approx(3.575_342_47)
+    assert after.ledger[-1].kind == "dividend"
+    assert "total-return approximation" in after.ledger[-1].reason
+    # nothing held, nothing booked
+    assert Portfolio(5.0).accrue_dividends(2900.0, 0.015, 3, OPENED) == Portfolio(5.0)
+
+
+_EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("index"), st.floats(-50.0, 50.0), st.floats(100.0, 5000.0)),
+        st.tuples(st.just("dividend"), st.integers(0, 5), st.floats(100.0, 5000.0)),
+        st.tuples(st.just("interest"), st.integers(0, 5), st.floats(-0.05, 0.2)),
+        st.tuples(st.just("condor"), st.integers(1, 3), st.floats(0.0, 1.0)),
+    ),
+    max_size=12,
+)
+
+
+@given(events=_EVENTS, soq=st.floats(2500.0, 3300.0))
+def test_cash_is_initial_plus_the_ledger(
+    events: list[tuple[str, float, float]], soq: float
+) -> None:
+    """The accounting invariant over any sequence of transitions."""
+    pf = Portfolio(START)
+    for kind, a, b in events:
+        if kind == "index":
+            pf = pf.trade_index(a, b, OPENED, fee_usd=abs(a) * b * 1e-4, reason="p")
+        elif kind == "dividend":
+            pf = pf.accrue_dividends(b, 0.015, int(a), OPENED)
+        elif kind == "interest":
+            pf = pf.accrue_interest(b, int(a), OPENED)
+        else:
+            fill = fill_intent(
+                open_intent(int(a)), make_chain(OPEN_QUOTES), FillParams(half_spread_fraction=b)
+            )
+            assert isinstance(fill, Fill)
+            pf = pf.apply_fill(fill, OPENED)
+    pf = pf.settle(SettlementPrices(EXP, spx_open=soq))
+    assert pf.cash_usd == pytest.approx(START + sum(e.cash_usd for e in pf.ledger), abs=1e-6)
+    legs = [g for e in pf.ledger for g in e.legs]
+    # every leg's share sums to its entry: the per-leg ledger (CSV export) adds up
+    assert sum(g.cash_usd for g in legs) + sum(
+        e.cash_usd for e in pf.ledger if not e.legs
+    ) == pytest.approx(sum(e.cash_usd for e in pf.ledger), abs=1e-6)
+    assert sum(g.realised_pnl_usd for g in legs) + sum(
+        e.realised_pnl_usd for e in pf.ledger if not e.legs
+    ) == pytest.approx(pf.realised_pnl_usd, abs=1e-6)

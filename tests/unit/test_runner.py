@@ -11,7 +11,9 @@ is a deliberate edit, with the reason in the commit message.
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -33,9 +35,11 @@ from vixshield.clock import FixedClock
 from vixshield.config import StrategyConfig
 from vixshield.data.market import MarketHistory, stamp
 from vixshield.data.synthetic import synthetic_market
-from vixshield.domain.decisions import Action, DayDecision
+from vixshield.domain.decisions import Action, DayDecision, OrderIntent
+from vixshield.domain.market import MarketSnapshot
 from vixshield.domain.positions import Leg, OptionContract, Right, Structure
-from vixshield.engine import CoreCondorStage, Stage, run_day
+from vixshield.engine import CoreCondorStage, DayContext, NoStage, Stage, StageOutput, run_day
+from vixshield.signals.regime import Regime
 from vixshield.strategy.condor import CondorParams
 
 EQUITY = 1_000_000.0
@@ -231,3 +235,212 @@ def test_am_settlement_leaves_spxw_for_the_close_and_names_the_vix_proxy() -> No
     assert evening.positions == ()
     assert evening.ledger[-1].cash_usd == pytest.approx(-(700.0 - 695.0) * 100)
     assert evening.cash_usd == pytest.approx(10_000.0 + 600.0 - 500.0)
+
+
+# -- the index sleeve -------------------------------------------------------------------------
+
+
+class _AllIn:
+    """All equity into index units on the first session; never traded again."""
+
+    def target_units(
+        self,
+        session: date,
+        snapshot: MarketSnapshot,
+        equity_usd: float,
+        units_held: float,
+        portfolio: Portfolio,
+    ) -> float | None:
+        return equity_usd / snapshot.spx.close if units_held == 0 else None
+
+
+def _no_options(credit: float, spend: float) -> tuple[Stage, ...]:
+    return (NoStage(),)
+
+
+def test_index_sleeve_equity_is_units_times_close_plus_dividends_by_hand(
+    history: MarketHistory,
+) -> None:
+    """Buy-and-hold through the sleeve, walked by hand: interest on the cash (ACT/360 at the
+    previous session's rate), dividends on the units (ACT/365 at the previous close)."""
+    end = date(2018, 1, 10)
+    r = run_backtest(
+        history, start=START, end=end, config=CONFIG, equity_usd=EQUITY, stages=_no_options,
+        sleeve=_AllIn(), index_cost_bps=2.0, div_yield=0.02,
+    )  # fmt: skip
+    closes = history.daily["spx_close"]
+    sessions = [d for d in history.sessions if START <= d <= end]
+    s0 = float(closes[pd.Timestamp(START)])
+    units = EQUITY / s0
+    cash = EQUITY - units * s0 - 2e-4 * units * s0  # the 2 bp cost is paid in cash
+    expected = [cash + units * s0]
+    for prev, day in itertools.pairwise(sessions):
+        snap = history.snapshot(prev, clock=FixedClock(stamp(prev)))
+        rate = snap.rate.value  # type: ignore[union-attr]
+        days = (day - prev).days
+        cash += cash * rate * days / 360  # interest first, on the cash before the dividend
+        cash += units * float(closes[pd.Timestamp(prev)]) * 0.02 * days / 365
+        expected.append(cash + units * float(closes[pd.Timestamp(day)]))
+    assert r.equity.to_numpy() == pytest.approx(expected, rel=1e-12)
+    assert r.portfolio.index_units == pytest.approx(units)
+    kinds = [e.kind for e in r.ledger]
+    assert kinds.count("index") == 1
+    assert kinds.count("dividend") == len(sessions) - 1
+    assert r.fills == 0  # index trades are not option fills
+    assert r.ledger[0].fees_usd == pytest.approx(2e-4 * EQUITY)
+    assert r.portfolio.cash_usd == pytest.approx(EQUITY + sum(e.cash_usd for e in r.ledger))
+    assert r.days[-1].index_units == pytest.approx(units)
+    assert r.days[-1].cash_usd == pytest.approx(r.portfolio.cash_usd)
+
+
+# -- margin -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Oversized:
+    """The core condor stage with every order's quantities multiplied by ``factor``."""
+
+    factor: int = 60
+    name: str = "core"
+
+    def decide(self, ctx: DayContext, proposed: tuple[OrderIntent, ...]) -> StageOutput:
+        out = CoreCondorStage().decide(ctx, proposed)
+        orders = tuple(
+            replace(
+                o,
+                structure=Structure(
+                    o.structure.name,
+                    tuple(
+                        Leg(g.contract, g.quantity * self.factor, g.price) for g in o.structure.legs
+                    ),
+                ),
+            )
+            if o.structure is not None
+            else o
+            for o in out.orders
+        )
+        return StageOutput(orders, out.refusals, out.notes, out.report)
+
+
+def _oversized(credit: float, spend: float) -> tuple[Stage, ...]:
+    return (_Oversized(),)
+
+
+def _small_run(history: MarketHistory, *, enforce: bool) -> BacktestResult:
+    return run_backtest(
+        history, start=START, end=date(2018, 1, 4), config=CONFIG, equity_usd=EQUITY,
+        fill=FillParams(half_spread_fraction=0.0), stages=_oversized, enforce_margin=enforce,
+    )  # fmt: skip
+
+
+def test_first_day_margin_is_the_condor_requirement_by_hand(at_mid: BacktestResult) -> None:
+    """Cboe strategy-based: max(wing widths) x 100 x contracts - credit at the fill prices."""
+    day1 = at_mid.daily.iloc[0]
+    (entry,) = [e for e in at_mid.ledger if e.session == START]
+    strikes = sorted(float(g.label.split()[-1][:-1]) for g in entry.legs)  # 740P 765P 860C 875C
+    contracts = abs(entry.legs[0].quantity)
+    width = max(strikes[1] - strikes[0], strikes[3] - strikes[2])
+    credit = entry.cash_usd + entry.fees_usd  # premium before fees
+    assert (width, contracts) == (25.0, 8)
+    assert credit == pytest.approx(2060.0)  # 8 x (2.575 + 1.65 - 1.225 - 0.425) x 100
+    assert day1["margin_usd"] == pytest.approx(25 * 100 * 8 - 2060.0)  # 17,940
+    assert not day1["margin_call"]
+    # the next day adds two long VIX hedges, paid in full: their premiums
+    day2 = at_mid.daily.iloc[1]
+    paid = -sum(
+        e.cash_usd + e.fees_usd
+        for e in at_mid.ledger
+        if e.kind == "open" and e.session == date(2018, 1, 3)
+    )
+    assert day2["margin_usd"] == pytest.approx(17_940.0 + paid)
+    assert at_mid.margin_calls == ()
+
+
+def test_an_open_beyond_equity_is_refused_for_margin(history: MarketHistory) -> None:
+    r = _small_run(history, enforce=True)
+    assert [e for e in r.ledger if e.kind == "open"] == []
+    assert [d for d, _ in r.refusals] == [
+        d for d in history.sessions if START <= d <= date(2018, 1, 4)
+    ]
+    _, refusal = r.refusals[0]
+    s = refusal.intent.structure
+    assert s is not None
+    # 480 condors of 25-point wings, filled at the mids (k = 0) for the intent's credit
+    units = abs(s.legs[0].quantity)
+    credit = sum(-g.quantity * g.price * 100 for g in s.legs)
+    required = 25 * 100 * units - credit
+    assert units == 480
+    assert required > EQUITY
+    assert refusal.reasons[0].startswith(
+        f"margin: the requirement after this open, {required:,.2f} USD"
+    )
+    assert r.daily["margin_usd"].eq(0.0).all()
+    assert r.daily["refused_fills"].tolist() == [1, 1, 1]
+    assert r.equity.iloc[-1] > EQUITY  # cash only, earning interest
+
+
+def test_a_margin_call_is_recorded_when_not_enforced(history: MarketHistory) -> None:
+    r = _small_run(history, enforce=False)
+    (entry,) = [e for e in r.ledger if e.kind == "open"]
+    required = 25 * 100 * 480 - (entry.cash_usd + entry.fees_usd)
+    days = r.daily
+    assert days["margin_usd"].iloc[0] == pytest.approx(required)
+    assert days["margin_call"].tolist() == [True, True, True]
+    assert [d for d, _ in r.margin_calls] == [d.date() for d in days.index]
+    assert r.margin_calls[0][1].startswith(
+        f"margin call: requirement {required:,.2f} USD exceeds equity {r.equity.iloc[0]:,.2f} USD"
+    )
+
+
+# -- stored series ----------------------------------------------------------------------------
+
+
+def test_daily_series_agrees_with_the_records(at_mid: BacktestResult) -> None:
+    d = at_mid.daily
+    for col in (
+        "equity_usd", "cash_usd", "index_units", "option_value_usd", "margin_usd", "margin_call",
+        "regime", "regime_level", "hedge_score", "delta_usd_per_pct", "gamma_usd_per_pct_sq",
+        "vega_usd_per_volpt", "theta_usd_per_day", "marks_modelled",
+    ):  # fmt: skip
+        assert col in d.columns
+    assert isinstance(d.index, pd.DatetimeIndex)
+    pd.testing.assert_series_equal(d["equity_usd"], at_mid.equity, check_names=False)
+    assert (d["equity_usd"] - d["cash_usd"] - d["option_value_usd"]).abs().max() < 1e-6
+    assert d["cash_usd"].iloc[-1] == pytest.approx(at_mid.portfolio.cash_usd, abs=1e-9)
+    assert d["index_units"].eq(0.0).all()
+    for rec, (_, row) in zip(at_mid.days, d.iterrows(), strict=True):
+        book = rec.decision.book
+        assert row["hedge_score"] == book["stages"]["hedge"]["score"]
+        assert row["delta_usd_per_pct"] == pytest.approx(book["greeks"]["delta_usd_per_pct"])
+        assert row["theta_usd_per_day"] == pytest.approx(book["greeks"]["theta_usd_per_day"])
+        assert row["regime"] == rec.decision.regime
+        assert row["regime_level"] == int(Regime[str(rec.decision.regime).upper()])
+    assert set(d["hedge_score"]) <= {0.0, 1.0, 2.0, 3.0, 4.0}
+
+
+def test_hedge_events_match_the_ledger(at_mid: BacktestResult) -> None:
+    ev = at_mid.hedge_events
+    vix = [e for e in at_mid.ledger if any(g.label.startswith("VIX ") for g in e.legs)]
+    assert len(ev) == len(vix) > 0
+    assert ev["structure"].tolist() == [e.structure for e in vix]
+    assert ev["premium_usd"].tolist() == pytest.approx([e.cash_usd + e.fees_usd for e in vix])
+    assert ev["realised_pnl_usd"].sum() == pytest.approx(sum(e.realised_pnl_usd for e in vix))
+    assert set(ev["layer"]) <= {"short", "medium", "long"}
+    assert all(n.split()[1] == lay for n, lay in zip(ev["structure"], ev["layer"], strict=True))
+    opens = ev.loc[ev["kind"] == "open"]
+    assert (opens["premium_usd"] < 0).all()  # hedges are bought
+    assert set(ev["action"]) <= {"open", "close", "roll", "resize", "settle"}
+
+
+def test_ledger_frame_has_a_row_per_leg_and_adds_up(at_mid: BacktestResult) -> None:
+    f = at_mid.ledger_frame()
+    assert len(f) == sum(max(1, len(e.legs)) for e in at_mid.ledger)
+    assert f["cash_usd"].sum() == pytest.approx(sum(e.cash_usd for e in at_mid.ledger))
+    assert f["realised_pnl_usd"].sum() == pytest.approx(
+        sum(e.realised_pnl_usd for e in at_mid.ledger)
+    )
+    fills = f.loc[f["kind"].isin(["open", "close", "resize", "roll"])]
+    assert (fills["price"] == fills["mid"]).all()  # k = 0: every leg at its mid
+    first = f.iloc[0]
+    assert (first["leg"], first["quantity"], first["price"]) == ("SPX 2018-02-16 740P", 8.0, 1.225)
+    assert first["cash_usd"] == pytest.approx(-8 * 1.225 * 100 - first["fees_usd"])

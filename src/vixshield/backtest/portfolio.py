@@ -8,16 +8,27 @@ and the ledger. Every transition (:meth:`~Portfolio.apply_fill`,
 Accounting conventions
 ----------------------
 * **Cash** (``cash_usd``) changes only through ledger entries: premium received minus paid,
-  minus fees, plus settlement cash, plus interest. ``cash_usd == initial cash + sum of the
-  ledger's cash_usd`` always.
+  minus fees, plus settlement cash, plus interest, minus index units bought (plus sold) at the
+  index level, plus dividends. ``cash_usd == initial cash + sum of the ledger's cash_usd``
+  always.
 * **Cost basis** per leg is its fill price (index points per unit); adding to a leg averages the
   basis weighted by quantity. Reducing a leg realises ``(exit price - basis) * q_removed *
   multiplier`` with ``q_removed`` signed as held (a short bought back below its sale price
   realises a gain).
 * **Realised P&L** is net of fees: fees are realised when paid. So a condor opened for credit
   ``C`` with fees ``f`` and expiring worthless realises ``C - f`` in total.
-* **Equity** is ``cash_usd + marked value of the open legs`` (:meth:`Portfolio.equity_usd`);
-  a short leg has negative value.
+* **Equity** is ``cash_usd + marked value of the open legs + index_units * index level``
+  (:meth:`Portfolio.equity_usd`); a short leg has negative value.
+* **Index sleeve** (``index_units``): a holding of the S&P 500 itself, 1 unit = one index
+  level in USD, fractional allowed (:meth:`Portfolio.trade_index`). Buying ``du`` units at
+  level ``S`` pays ``du * S`` plus the fee; the units' cost basis is averaged like a leg's
+  (``index_basis``), and a sale realises ``(S - basis) * units sold``. Fees are realised when
+  paid.
+* **Dividends** (:meth:`Portfolio.accrue_dividends`): the data holds no dividends, so the
+  index is made a *total-return* holding by crediting ``units * previous close * yield *
+  calendar days / 365`` in cash each session (a continuous-yield approximation of the S&P 500
+  total return: the dividend is paid in cash, not reinvested in units; the runner's sleeve can
+  reinvest it by buying units).
 * **Names**: an ``OPEN`` of a name already held is renamed ``name #2`` (as
   :func:`vixshield.engine.apply_orders` does), so :meth:`Portfolio.book` gives the engine the
   same book it would have built.
@@ -66,7 +77,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import pandas as pd
 
@@ -76,7 +87,9 @@ from vixshield.domain.positions import Book, Leg, OptionContract, Structure
 from vixshield.errors import InvalidInputError
 
 __all__ = [
+    "INDEX_LABEL",
     "LedgerEntry",
+    "LedgerLeg",
     "LegMark",
     "Marks",
     "Portfolio",
@@ -88,7 +101,10 @@ __all__ = [
 Pricer = Callable[[OptionContract], float | None]
 """A model price (points per unit) for a contract, or None when it cannot price it."""
 
-LedgerKind = Literal["open", "close", "resize", "roll", "settle", "interest"]
+LedgerKind = Literal["open", "close", "resize", "roll", "settle", "interest", "index", "dividend"]
+
+INDEX_LABEL: Final = "SPX index"
+"""Leg label and structure name of index-sleeve trades in the ledger."""
 
 PRIOR_CLOSE_OPEN_UNTIL: Final = date(2006, 1, 1)
 """Before this date the recorded SPX open is mostly the previous close (shared data README)."""
@@ -124,13 +140,31 @@ class Position:
         return self.structure.name
 
 
+class LedgerLeg(NamedTuple):
+    """One contract (or the index) traded or settled in a ledger entry.
+
+    The first four fields are ``(label, signed quantity, price, fees)``; ``mid`` is the quote's
+    mid at the fill (NaN for a settlement), ``cash_usd`` and ``realised_pnl_usd`` this leg's
+    share of the entry's (both net of this leg's fees; they sum to the entry's figures).
+    """
+
+    label: str
+    quantity: float
+    price: float
+    fees_usd: float
+    mid: float = math.nan
+    cash_usd: float = math.nan
+    realised_pnl_usd: float = math.nan
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One cash event: a fill, a settlement or an interest accrual.
+    """One cash event: a fill, a settlement, an index trade, an interest or dividend accrual.
 
-    ``cash_usd`` is the account's cash change (premium and settlement cash minus fees, or
-    interest); ``realised_pnl_usd`` the P&L realised by it, net of ``fees_usd``. ``legs`` are
-    ``(contract label, signed quantity traded or settled, price, fees)``.
+    ``cash_usd`` is the account's cash change (premium and settlement cash minus fees, index
+    units traded, interest, dividends); ``realised_pnl_usd`` the P&L realised by it, net of
+    ``fees_usd``. ``legs`` are :class:`LedgerLeg` tuples ``(label, signed quantity traded or
+    settled, price, fees, mid, cash, realised)``; interest and dividends have none.
     """
 
     session: date
@@ -139,7 +173,7 @@ class LedgerEntry:
     cash_usd: float
     fees_usd: float
     realised_pnl_usd: float
-    legs: tuple[tuple[str, int, float, float], ...]
+    legs: tuple[LedgerLeg, ...]
     reason: str
 
 
@@ -298,6 +332,12 @@ class Portfolio:
         Interest accrued so far.
     ledger
         Every cash event, in order.
+    index_units
+        S&P 500 index units held (1 unit = one index level in USD; fractional, signed).
+    index_basis
+        Average cost per index unit held (index points = USD per unit); 0 when none held.
+    dividends_usd
+        Dividends credited on the index units so far.
     """
 
     cash_usd: float
@@ -306,10 +346,15 @@ class Portfolio:
     fees_usd: float = 0.0
     interest_usd: float = 0.0
     ledger: tuple[LedgerEntry, ...] = field(default=())
+    index_units: float = 0.0
+    index_basis: float = 0.0
+    dividends_usd: float = 0.0
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.cash_usd):
-            raise InvalidInputError(f"cash must be finite, got {self.cash_usd!r}")
+        for name in ("cash_usd", "index_units", "index_basis"):
+            v = getattr(self, name)
+            if not math.isfinite(v):
+                raise InvalidInputError(f"{name} must be finite, got {v!r}")
         object.__setattr__(self, "positions", tuple(self.positions))
         object.__setattr__(self, "ledger", tuple(self.ledger))
         names = [p.name for p in self.positions]
@@ -375,6 +420,7 @@ class Portfolio:
                 {} if old is None else {g.contract: g for g in old.structure.legs}
             )
             realised = 0.0
+            leg_realised: dict[int, float] = {}
             for i in idx:
                 g = fill.legs[i]
                 held = legs.get(g.contract)
@@ -390,6 +436,7 @@ class Portfolio:
                     )
                 new, r = _trade(held, g.contract, g.quantity, g.price)
                 realised += r
+                leg_realised[i] = r
                 if new is None:
                     legs.pop(g.contract, None)
                 else:
@@ -415,11 +462,14 @@ class Portfolio:
                     fees,
                     realised,
                     tuple(
-                        (
+                        LedgerLeg(
                             fill.legs[i].contract.label(),
                             fill.legs[i].quantity,
                             fill.legs[i].price,
                             fill.legs[i].fees_usd,
+                            fill.legs[i].mid,
+                            fill.legs[i].cash_usd - fill.legs[i].fees_usd,
+                            leg_realised[i] - fill.legs[i].fees_usd,
                         )
                         for i in idx
                     ),
@@ -432,13 +482,13 @@ class Portfolio:
                 )
             )
         cash_change = sum(e.cash_usd for e in entries)
-        return Portfolio(
-            self.cash_usd + cash_change,
-            tuple(positions.values()),
-            self.realised_pnl_usd + realised_total,
-            self.fees_usd + fill.fees_usd,
-            self.interest_usd,
-            (*self.ledger, *entries),
+        return replace(
+            self,
+            cash_usd=self.cash_usd + cash_change,
+            positions=tuple(positions.values()),
+            realised_pnl_usd=self.realised_pnl_usd + realised_total,
+            fees_usd=self.fees_usd + fill.fees_usd,
+            ledger=(*self.ledger, *entries),
         )
 
     def accrue_interest(
@@ -487,6 +537,115 @@ class Portfolio:
             ledger=(*self.ledger, entry),
         )
 
+    def trade_index(
+        self,
+        units: float,
+        level: float,
+        session: date,
+        *,
+        fee_usd: float = 0.0,
+        reason: str,
+    ) -> Portfolio:
+        """Buy (``units > 0``) or sell index units at ``level``; see the module docstring.
+
+        Cash changes by ``-units * level - fee_usd``; a reduction realises
+        ``(level - index_basis) * units sold`` (signed as held), and the fee is realised.
+        The ledger entry has kind ``"index"`` and one leg ``("SPX index", units, level, fee)``.
+
+        Parameters
+        ----------
+        units
+            Signed index units traded (+ buy), finite.
+        level
+            The index level the trade is done at (> 0), USD per unit.
+        session
+            The session of the trade.
+        fee_usd
+            Cost of the trade (>= 0), USD.
+        reason
+            Why (recorded in the ledger).
+        """
+        if not math.isfinite(units):
+            raise InvalidInputError(f"index units must be finite, got {units!r}")
+        if not (math.isfinite(level) and level > 0):
+            raise InvalidInputError(f"index level must be a finite number > 0, got {level!r}")
+        if not (math.isfinite(fee_usd) and fee_usd >= 0):
+            raise InvalidInputError(f"fee_usd must be a finite number >= 0, got {fee_usd!r}")
+        h, basis = self.index_units, self.index_basis
+        left = h + units
+        realised = 0.0
+        if h == 0 or (h > 0) == (units > 0):
+            new_basis = (h * basis + units * level) / left if left != 0 else 0.0
+        else:
+            closed = -units if abs(units) <= abs(h) else h  # signed as held
+            realised = (level - basis) * closed
+            if left == 0:
+                new_basis = 0.0
+            elif (left > 0) == (h > 0):
+                new_basis = basis
+            else:
+                new_basis = level  # flipped: the remainder opens at the trade
+        cash = -units * level - fee_usd
+        entry = LedgerEntry(
+            session,
+            "index",
+            INDEX_LABEL,
+            cash,
+            fee_usd,
+            realised - fee_usd,
+            (LedgerLeg(INDEX_LABEL, units, level, fee_usd, level, cash, realised - fee_usd),),
+            reason,
+        )
+        return replace(
+            self,
+            cash_usd=self.cash_usd + cash,
+            realised_pnl_usd=self.realised_pnl_usd + realised - fee_usd,
+            fees_usd=self.fees_usd + fee_usd,
+            index_units=left,
+            index_basis=new_basis,
+            ledger=(*self.ledger, entry),
+        )
+
+    def accrue_dividends(
+        self, level: float, div_yield: float, days: int, session: date
+    ) -> Portfolio:
+        """Credit ``index_units * level * div_yield * days / 365`` in cash on ``session``.
+
+        The total-return approximation of the module docstring: ``level`` is the previous
+        session's close, ``days`` the calendar days since it. Without index units nothing is
+        booked (the portfolio is returned unchanged).
+        """
+        if not (math.isfinite(level) and level > 0):
+            raise InvalidInputError(f"index level must be a finite number > 0, got {level!r}")
+        if not (math.isfinite(div_yield) and -0.05 <= div_yield <= 0.5):
+            raise InvalidInputError(
+                f"div_yield must be a decimal in [-0.05, 0.5], got {div_yield!r}"
+            )
+        if days < 0:
+            raise InvalidInputError(f"days must be >= 0, got {days!r}")
+        if self.index_units == 0:
+            return self
+        amount = self.index_units * level * div_yield * days / 365.0
+        entry = LedgerEntry(
+            session,
+            "dividend",
+            INDEX_LABEL,
+            amount,
+            0.0,
+            amount,
+            (),
+            f"dividends {days} d at {div_yield:.4%} a year (ACT/365) on {self.index_units:,.6g} "
+            f"index units at the previous close {level:.2f}: total-return approximation "
+            "(the data holds no dividends)",
+        )
+        return replace(
+            self,
+            cash_usd=self.cash_usd + amount,
+            realised_pnl_usd=self.realised_pnl_usd + amount,
+            dividends_usd=self.dividends_usd + amount,
+            ledger=(*self.ledger, entry),
+        )
+
     def settle(self, prices: SettlementPrices) -> Portfolio:
         """Cash-settle every leg expiring on ``prices.session``; see the module docstring.
 
@@ -516,16 +675,21 @@ class Portfolio:
             cash = 0.0
             realised = 0.0
             notes: list[str] = []
-            legs_out: list[tuple[str, int, float, float]] = []
+            legs_out: list[LedgerLeg] = []
             for g in due:
                 level = prices.price(g.contract)
                 value = _intrinsic(g.contract, level)
-                cash += value * g.quantity * g.contract.multiplier
-                realised += (value - g.price) * g.quantity * g.contract.multiplier
+                leg_cash = value * g.quantity * g.contract.multiplier
+                leg_realised = (value - g.price) * g.quantity * g.contract.multiplier
+                cash += leg_cash
+                realised += leg_realised
                 note = prices.proxy_note(g.contract)
                 if note not in notes:
                     notes.append(note)
-                legs_out.append((g.contract.label(), g.quantity, value, 0.0))
+                legs_out.append(
+                    LedgerLeg(g.contract.label(), g.quantity, value, 0.0, math.nan, leg_cash,
+                              leg_realised)
+                )  # fmt: skip
             keep = tuple(g for g in p.structure.legs if g.contract.expiry != day)
             if keep:
                 positions.append(replace(p, structure=Structure(p.name, keep)))
@@ -583,7 +747,17 @@ class Portfolio:
                     missing.append(f"{p.name}: {c.label()} has no quote and no model price")
         return Marks(tuple(marks), tuple(missing))
 
-    def equity_usd(self, marks: Marks) -> float | None:
-        """Cash plus the marked value of the open legs, or None when a leg has no mark."""
+    def equity_usd(self, marks: Marks, *, index_level: float | None = None) -> float | None:
+        """Cash plus the marked value of the open legs plus ``index_units * index_level``.
+
+        None when a leg has no mark, or index units are held and ``index_level`` is not given
+        (no price is guessed).
+        """
         value = marks.value_usd
-        return None if value is None else self.cash_usd + value
+        if value is None:
+            return None
+        if self.index_units == 0:
+            return self.cash_usd + value
+        if index_level is None or not math.isfinite(index_level):
+            return None
+        return self.cash_usd + value + self.index_units * index_level

@@ -9,7 +9,11 @@ Each session, in order:
    at the previous session's rate (the history's, else
    :data:`~vixshield.engine.ASSUMED_RATE`), simple ACT/360
    (:meth:`Portfolio.accrue_interest`). Booking it on the next session keeps every figure of a
-   session independent of what follows it (a weekend accrues on Monday).
+   session independent of what follows it (a weekend accrues on Monday). Then **dividends**
+   on the index units held (only with an index sleeve): ``units * previous close * div_yield
+   * calendar days / 365`` in cash (:meth:`Portfolio.accrue_dividends`), the total-return
+   approximation: the data holds no dividends, so the S&P 500 price index plus a continuous
+   yield stands in for the total-return index.
 2. **Morning settlement** of AM-settled expiries due that session: SPX at the **S&P 500
    opening print** (proxy for the SOQ) and VIX options at a **VIX open proxy** (proxy for the
    VRO). The history holds no VIX open, so the proxy is the **previous session's VIX close**
@@ -26,12 +30,49 @@ Each session, in order:
    engine used, so the quotes are the ones it decided on) and, for VIX legs, the model VIX
    chain the hedge stage priced on (:func:`~vixshield.data.model_chains.model_vix_chain` on the
    day's VX curve and VVIX). A fill is applied to the portfolio; a refusal is recorded with
-   its reasons.
+   its reasons. An ``OPEN`` also passes the **margin check** below first.
 5. **Close settlement** of PM-settled SPXW expiries at the S&P 500 close.
-6. **Mark** every open leg at the day's chain mids; a leg without a quote gets a model price
+6. **Index sleeve** (optional, :class:`IndexSleeve`): asked for its target units with the
+   equity just before the trade (cash + option marks at the day's mids + units x close); the
+   difference is traded at the S&P 500 close, a cost of ``index_cost_bps`` of the notional
+   charged as a fee (ledger kind ``index``).
+7. **Mark** every open leg at the day's chain mids; a leg without a quote gets a model price
    flagged ``model``: its intrinsic value against the S&P 500 close (SPX/SPXW) or the VX future
-   of its expiry, else the VIX close (VIX) -- a lower bound, used rarely (a strike off the
-   model chain's grid).
+   of its expiry, else the VIX close (VIX) -- a lower bound. On model chains this is common
+   but small: the model lists strikes in a band around the day's forward, so a far
+   out-of-the-money wing (typically a long call wing after the market fell) drifts off the
+   grid and is marked at intrinsic, 0, instead of its few cents of time value; the daily
+   series' ``marks_modelled`` says on which sessions. Equity = cash + option marks + index
+   units x close.
+8. **Margin** of the open book against that equity, recorded every session
+   (:attr:`DayRecord.margin_usd`).
+
+Margin policy
+-------------
+The requirement is the Cboe strategy-based one of :func:`~vixshield.backtest.costs.margin_check`
+(``CBOE.md`` §12: a condor needs its wider wing x 100 less the credit, long options are paid
+in full, naked shorts the Reg-T broad-based rule), scaled by the fill model's
+:attr:`~vixshield.backtest.costs.CostParams.margin_multiplier`, with the S&P 500 and VIX
+closes as the index levels. Equity counts the index units at the close; they are paid in full
+and are not counted as cover for short calls (a covered call is charged as naked:
+conservative). A structure whose rule is not modelled (several expiries, uncovered short
+calls in a spread) makes the day's requirement NaN: no call is recorded and no open is
+refused on it (no requirement is guessed).
+
+* **Margin call**: the closing requirement exceeds the closing equity. The session and the
+  reason are recorded (:attr:`BacktestResult.margin_calls`); nothing is liquidated (the
+  strategy's own exits decide), but new opens are refused while it lasts (next point).
+* **Refused open**: before an ``OPEN`` is filled, the portfolio with the fill applied is
+  marked at the day's mids; when its requirement would exceed its equity, the intent is not
+  filled and a :class:`~vixshield.backtest.fills.FillRefusal` whose reason starts
+  ``margin:`` is recorded. Closes, resizes and rolls are never refused for margin (they
+  reduce or move risk that is already held). ``enforce_margin=False`` turns the refusal off.
+
+Results
+-------
+:class:`BacktestResult` keeps the per-session records; its :attr:`~BacktestResult.daily`
+frame, :attr:`~BacktestResult.hedge_events` and :meth:`~BacktestResult.ledger_frame` are
+built from them on demand.
 
 Closed trades (for :func:`~vixshield.backtest.metrics.compute_metrics`) are the positions from
 their opening fill until they leave the portfolio (closed or settled): ``credit_usd`` is the
@@ -43,14 +84,15 @@ opening premium (net of nothing), ``pnl_usd`` the sum of their ledger entries' r
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
 
+from vixshield.backtest.costs import CostParams, MarginCheck, margin_check
 from vixshield.backtest.fills import Fill, FillParams, FillRefusal, QuoteTable, fill_intent
 from vixshield.backtest.fills import quote_table as make_quote_table
 from vixshield.backtest.metrics import ClosedTrade, Metrics, compute_metrics
@@ -61,7 +103,7 @@ from vixshield.data.market import MarketHistory, stamp
 from vixshield.data.model_chains import model_vix_chain
 from vixshield.domain.decisions import Action, DayDecision, Layer, OrderIntent
 from vixshield.domain.market import MarketSnapshot
-from vixshield.domain.positions import Book, OptionContract, Right
+from vixshield.domain.positions import Book, OptionContract, Right, Structure
 from vixshield.engine import (
     ASSUMED_RATE,
     CoreCondorStage,
@@ -72,13 +114,15 @@ from vixshield.engine import (
     Stage,
     run_day,
 )
-from vixshield.errors import InvalidInputError
+from vixshield.errors import DataError, InvalidInputError
 from vixshield.signals.indicators import compute_indicators
 from vixshield.signals.regime import classify
+from vixshield.strategy.alvh import hedge_layer_of
 
 __all__ = [
     "BacktestResult",
     "DayRecord",
+    "IndexSleeve",
     "StageFactory",
     "backtest_stages",
     "run_backtest",
@@ -90,9 +134,95 @@ StageFactory = Callable[[float, float], Sequence[Stage]]
 """The day's stages from the hedge cost window (credit, spend), USD."""
 
 _AM_ROOTS: Final = frozenset({"SPX", "VIX"})
+_FILL_KINDS: Final = frozenset({"open", "close", "resize", "roll"})
+_GREEKS: Final = (
+    "delta_usd_per_pct",
+    "gamma_usd_per_pct_sq",
+    "vega_usd_per_volpt",
+    "theta_usd_per_day",
+    "vix_delta_usd_per_vixpt",
+    "vix_vega_usd_per_volpt",
+)
+_DAILY_COLUMNS: Final = (
+    "equity_usd",
+    "cash_usd",
+    "option_value_usd",
+    "index_units",
+    "index_level",
+    "index_value_usd",
+    "margin_usd",
+    "margin_call",
+    "regime",
+    "regime_level",
+    "hedge_score",
+    *_GREEKS,
+    "index_delta_usd_per_pct",
+    "orders",
+    "refused_fills",
+    "marks_modelled",
+)
+_HEDGE_EVENT_COLUMNS: Final = (
+    "session",
+    "action",
+    "kind",
+    "layer",
+    "structure",
+    "contracts",
+    "premium_usd",
+    "fees_usd",
+    "cash_usd",
+    "realised_pnl_usd",
+    "reason",
+)
+_LEDGER_COLUMNS: Final = (
+    "session",
+    "kind",
+    "structure",
+    "leg",
+    "quantity",
+    "price",
+    "mid",
+    "fees_usd",
+    "cash_usd",
+    "realised_pnl_usd",
+    "reason",
+)
+
+
+def _num(x: object) -> float:
+    """A JSON number as float; None or anything else as NaN."""
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return float(x)
+    return math.nan
+
+
 _VIX_OPEN_NOTE: Final = (
     "the history has no VIX open: the previous session's VIX close is the VIX open proxy"
 )
+
+
+class IndexSleeve(Protocol):
+    """An S&P 500 total-return holding beside the options (buy-and-hold, BXM, VXTH).
+
+    Called once per session after the option fills and the SPXW close settlement, before the
+    marks; the runner trades ``target - units_held`` units at the S&P 500 close.
+    """
+
+    def target_units(
+        self,
+        session: date,
+        snapshot: MarketSnapshot,
+        equity_usd: float,
+        units_held: float,
+        portfolio: Portfolio,
+    ) -> float | None:
+        """Index units to hold after the close (1 unit = one index level in USD; fractional
+        allowed), or None to keep what is held.
+
+        ``equity_usd`` is the equity just before the trade: cash + option marks at the day's
+        mids + ``units_held`` x the S&P 500 close.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +231,10 @@ class DayRecord:
 
     ``book``, ``equity_in_usd``, ``credit_window_usd`` and ``spend_window_usd`` are exactly
     what ``run_day`` was given (with the run's stage factory), so the decision can be replayed.
+    The rest is the session's close: ``equity_usd`` = ``cash_usd`` + ``option_value_usd``
+    (open legs at the day's mids) + ``index_units`` x ``index_level`` (the S&P 500 close);
+    ``margin_usd`` the book's strategy-based requirement (NaN when not modelled) and
+    ``margin_call`` whether it exceeded ``equity_usd``; ``regime_level`` 0..4 (NaN unknown).
     """
 
     session: date
@@ -111,6 +245,13 @@ class DayRecord:
     decision: DayDecision
     equity_usd: float
     marks_modelled: bool
+    cash_usd: float = math.nan
+    index_units: float = 0.0
+    index_level: float = math.nan
+    option_value_usd: float = math.nan
+    margin_usd: float = math.nan
+    margin_call: bool = False
+    regime_level: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +276,9 @@ class BacktestResult:
         :func:`~vixshield.backtest.metrics.compute_metrics` of the curve and trades.
     starting_cash_usd
         The starting cash.
+    margin_calls
+        ``(session, reason)`` for every session whose closing margin requirement exceeded
+        the closing equity.
     """
 
     equity: pd.Series
@@ -145,6 +289,7 @@ class BacktestResult:
     portfolio: Portfolio
     metrics: Metrics
     starting_cash_usd: float
+    margin_calls: tuple[tuple[date, str], ...] = ()
 
     @property
     def decisions(self) -> tuple[DayDecision, ...]:
@@ -152,8 +297,129 @@ class BacktestResult:
 
     @property
     def fills(self) -> int:
-        """Number of ledger entries from fills (opens, closes, resizes, rolls)."""
-        return sum(e.kind not in ("settle", "interest") for e in self.ledger)
+        """Number of ledger entries from option fills (opens, closes, resizes, rolls)."""
+        return sum(e.kind in _FILL_KINDS for e in self.ledger)
+
+    @property
+    def daily(self) -> pd.DataFrame:
+        """One row per session (DatetimeIndex), built from :attr:`days` on demand.
+
+        Columns
+        -------
+        equity_usd, cash_usd, option_value_usd
+            Closing equity, cash and marked value of the open options (USD).
+        index_units, index_level, index_value_usd
+            Index units held after the close, the S&P 500 close, and their product.
+        margin_usd, margin_call
+            The book's strategy-based requirement at the close (NaN when not modelled) and
+            whether it exceeded the equity.
+        regime, regime_level
+            The session's regime name and level 0..4 (None / NaN when unknown).
+        hedge_score
+            The ALVH score the hedge stage used (NaN when no hedge stage ran).
+        delta_usd_per_pct, gamma_usd_per_pct_sq, vega_usd_per_volpt, theta_usd_per_day,
+        vix_delta_usd_per_vixpt, vix_vega_usd_per_volpt
+            The engine's book Greeks (``decision.book["greeks"]``): the open book **after the
+            day's proposed orders at their mids**, before fills, refusals and the close
+            settlement; options only (NaN when not computed).
+        index_delta_usd_per_pct
+            The index units' delta: ``units * close / 100`` USD per 1% S&P 500 move.
+        orders, refused_fills
+            Non-hold intents decided, and those the fill model (or the margin check) refused.
+        marks_modelled
+            Whether a leg was marked at a model price.
+        """
+        refused: dict[date, int] = {}
+        for day, _ in self.refusals:
+            refused[day] = refused.get(day, 0) + 1
+        cols: dict[str, list[Any]] = {c: [] for c in _DAILY_COLUMNS}
+        for d in self.days:
+            greeks = d.decision.book.get("greeks") or {}
+            stages = d.decision.book.get("stages") or {}
+            hedge = stages.get("hedge") if isinstance(stages, Mapping) else None
+            score = hedge.get("score") if isinstance(hedge, Mapping) else None
+            row: dict[str, Any] = {
+                "equity_usd": d.equity_usd,
+                "cash_usd": d.cash_usd,
+                "option_value_usd": d.option_value_usd,
+                "index_units": d.index_units,
+                "index_level": d.index_level,
+                "index_value_usd": d.index_units * d.index_level,
+                "margin_usd": d.margin_usd,
+                "margin_call": d.margin_call,
+                "regime": d.decision.regime,
+                "regime_level": d.regime_level,
+                "hedge_score": math.nan if score is None else float(score),
+                **{g: _num(greeks.get(g)) for g in _GREEKS},
+                "index_delta_usd_per_pct": d.index_units * d.index_level / 100.0,
+                "orders": sum(o.action is not Action.HOLD for o in d.decision.orders),
+                "refused_fills": refused.get(d.session, 0),
+                "marks_modelled": d.marks_modelled,
+            }
+            for c in _DAILY_COLUMNS:
+                cols[c].append(row[c])
+        frame = pd.DataFrame(
+            cols, index=pd.DatetimeIndex([pd.Timestamp(d.session) for d in self.days])
+        )
+        frame.index.name = "session"
+        return frame.astype({"margin_call": bool, "marks_modelled": bool})
+
+    @property
+    def hedge_events(self) -> pd.DataFrame:
+        """VIX-option ledger entries (hedge opens, closes, rolls, settlements), one row each.
+
+        Columns: ``session``, ``action`` (``open``, ``close``, ``resize``, ``settle``, or
+        ``roll`` for both halves of an ALVH time-shift roll), ``kind`` (the ledger kind),
+        ``layer`` (``short``/``medium``/``long`` for ALVH tranches, else None), ``structure``,
+        ``contracts`` (largest leg quantity traded or settled, unsigned), ``premium_usd``
+        (premium cash before fees, negative when paid; for a settlement the settlement cash),
+        ``fees_usd``, ``cash_usd``, ``realised_pnl_usd``, ``reason``.
+        """
+        rows = []
+        for e in self.ledger:
+            if not any(g.label.startswith("VIX") for g in e.legs):
+                continue
+            layer = hedge_layer_of(e.structure)
+            rows.append(
+                {
+                    "session": pd.Timestamp(e.session),
+                    "action": "roll" if "time-shift" in e.reason else e.kind,
+                    "kind": e.kind,
+                    "layer": None if layer is None else str(layer),
+                    "structure": e.structure,
+                    "contracts": max(abs(g.quantity) for g in e.legs),
+                    "premium_usd": e.cash_usd + e.fees_usd,
+                    "fees_usd": e.fees_usd,
+                    "cash_usd": e.cash_usd,
+                    "realised_pnl_usd": e.realised_pnl_usd,
+                    "reason": e.reason,
+                }
+            )
+        return pd.DataFrame(rows, columns=list(_HEDGE_EVENT_COLUMNS))
+
+    def ledger_frame(self) -> pd.DataFrame:
+        """The ledger, one row per entry per leg (interest and dividends: one row, no leg).
+
+        Columns: ``session``, ``kind``, ``structure``, ``leg`` (contract label, ``SPX index``
+        or empty), ``quantity`` (signed), ``price`` (fill or settlement price, points),
+        ``mid`` (the quote's mid at the fill; NaN for settlements), ``fees_usd``,
+        ``cash_usd`` and ``realised_pnl_usd`` (the leg's share, net of its fees; they sum to
+        the ledger's totals), ``reason``. For CSV export.
+        """
+        rows: list[tuple[Any, ...]] = []
+        for e in self.ledger:
+            day = pd.Timestamp(e.session)
+            if not e.legs:
+                rows.append(
+                    (day, e.kind, e.structure, "", math.nan, math.nan, math.nan, e.fees_usd,
+                     e.cash_usd, e.realised_pnl_usd, e.reason)
+                )  # fmt: skip
+            for g in e.legs:
+                rows.append(
+                    (day, e.kind, e.structure, g.label, float(g.quantity), g.price, g.mid,
+                     g.fees_usd, g.cash_usd, g.realised_pnl_usd, e.reason)
+                )  # fmt: skip
+        return pd.DataFrame(rows, columns=list(_LEDGER_COLUMNS))
 
 
 def backtest_stages(credit_window_usd: float, spend_window_usd: float) -> tuple[Stage, ...]:
@@ -249,6 +515,9 @@ def run_backtest(
     div_yield: float = 0.015,
     progress: Progress | None = None,
     stages: StageFactory = backtest_stages,
+    sleeve: IndexSleeve | None = None,
+    index_cost_bps: float = 0.0,
+    enforce_margin: bool = True,
 ) -> BacktestResult:
     """Walk ``history``'s sessions in ``[start, end]``; see the module docstring.
 
@@ -265,12 +534,21 @@ def run_backtest(
     fill
         The fill model (default :class:`FillParams`: half the half-spread, Cboe fees).
     div_yield
-        SPX dividend yield for the chains (as :func:`run_day`).
+        SPX dividend yield for the chains (as :func:`run_day`), and the yield credited on
+        index units held (the total-return approximation; the data holds no dividends).
     progress
         Called as ``progress(done, total)`` after each session.
     stages
         ``stages(credit_window_usd, spend_window_usd)``: the pipeline for the day (default
         :func:`backtest_stages`; a smaller one tests a stage alone).
+    sleeve
+        An :class:`IndexSleeve`: S&P 500 index units held beside the options (default none).
+    index_cost_bps
+        Cost of an index trade, basis points of the notional traded (``|du| * close``),
+        charged as a fee.
+    enforce_margin
+        Refuse an opening fill whose margin requirement would exceed equity (module
+        docstring); False records the requirement and margin calls but fills every open.
 
     Raises
     ------
@@ -282,37 +560,55 @@ def run_backtest(
     sessions = [d for d in history.sessions if start <= d <= end]
     if not sessions:
         raise InvalidInputError(f"no session of the history in [{start}, {end}]")
+    if not (math.isfinite(index_cost_bps) and 0.0 <= index_cost_bps <= 1000.0):
+        raise InvalidInputError(f"index_cost_bps must be in [0, 1000], got {index_cost_bps!r}")
     params = fill or FillParams()
     indicators = compute_indicators(history, config.indicators)
     regimes = classify(indicators, config.regime)
+    level_of = _levels(regimes)
 
     pf = Portfolio(float(equity_usd))
     equity_in = float(equity_usd)
     days: list[DayRecord] = []
     refusals: list[tuple[date, FillRefusal]] = []
+    margin_calls: list[tuple[date, str]] = []
     trades: list[ClosedTrade] = []
     opens: list[tuple[date, Layer, float]] = []
     layer_of: dict[str, Layer] = {}
     credit_of: dict[str, float] = {}
     pnl_of: dict[str, float] = {}
-    prev: tuple[date, float, float | None] | None = None  # session, rate, VIX close
+    prev: tuple[date, float, float | None, float] | None = None  # session, rate, VIX, SPX close
 
     for n, session in enumerate(sessions, 1):
         clock = FixedClock(stamp(session))
+        key = pd.Timestamp(session)
         snap = history.snapshot(session, clock=clock)
         rate = _day_rate(snap)
         if prev is not None:
-            pf = pf.accrue_interest(prev[1], (session - prev[0]).days, session)
+            days_since = (session - prev[0]).days
+            pf = pf.accrue_interest(prev[1], days_since, session)
+            pf = pf.accrue_dividends(prev[3], div_yield, days_since, session)
         seen = len(pf.ledger)
 
         # Morning: AM-settled SPX (open print) and VIX (VIX open proxy).
         vix_open = prev[2] if prev is not None else None
-        pf = _settle(
-            pf,
-            SettlementPrices(session, spx_open=snap.spx.open, vix_open=vix_open),
-            _AM_ROOTS,
-            _VIX_OPEN_NOTE,
-        )
+        spx_open: float | None = snap.spx.open
+        if spx_open is not None and not (math.isfinite(spx_open) and spx_open > 0):
+            spx_open = None  # never guessed: an SPX AM expiry that day refuses to settle
+        try:
+            pf = _settle(
+                pf,
+                SettlementPrices(session, spx_open=spx_open, vix_open=vix_open),
+                _AM_ROOTS,
+                _VIX_OPEN_NOTE,
+            )
+        except InvalidInputError as exc:
+            raise DataError(
+                f"{session}: {exc}. The history has no S&P 500 opening print that session "
+                "(imported with --close-only?); re-import the S&P 500 file with its opens"
+                if spx_open is None
+                else f"{session}: {exc}"
+            ) from exc
 
         stale = [
             f"{p.name}: {g.contract.label()}"
@@ -353,6 +649,13 @@ def run_backtest(
             if isinstance(got, FillRefusal):
                 refusals.append((session, got))
                 continue
+            if enforce_margin and intent.action is Action.OPEN:
+                blocked = _margin_refusal(
+                    got, pf, session=session, quotes=merged, snap=snap, costs=params.costs
+                )
+                if blocked is not None:
+                    refusals.append((session, blocked))
+                    continue
             pf = pf.apply_fill(got, session)
             _track_open(
                 got, intent=intent, before=before, pf=pf, session=session, opens=opens,
@@ -374,16 +677,31 @@ def run_backtest(
             )
 
         marks = pf.mark(merged, pricer=_pricer(snap))
-        eq = pf.equity_usd(marks)
-        if eq is None:  # the pricer prices every leg; a defensive message all the same
+        option_value = marks.value_usd
+        if option_value is None:  # the pricer prices every leg; a defensive message all the same
             raise InvalidInputError(f"{session}: unpriced legs {marks.missing}")
+        close = snap.spx.close
+        if sleeve is not None:
+            pf = _trade_sleeve(
+                pf, sleeve, session=session, snap=snap, option_value=option_value,
+                cost_bps=index_cost_bps,
+            )  # fmt: skip
+        eq = pf.cash_usd + option_value + pf.index_units * close
+        margin = _margin(pf.structures.values(), eq, snap, params.costs)
+        if margin.call:
+            margin_calls.append((session, margin.reason))
         days.append(
-            DayRecord(session, book, equity_in, credit, spend, decision, eq, marks.modelled)
-        )
+            DayRecord(
+                session, book, equity_in, credit, spend, decision, eq, marks.modelled,
+                cash_usd=pf.cash_usd, index_units=pf.index_units, index_level=close,
+                option_value_usd=option_value, regime_level=level_of.get(key, math.nan),
+                margin_usd=margin.required_usd, margin_call=margin.call,
+            )
+        )  # fmt: skip
         # run_day needs equity > 0; a wiped-out account keeps sizing on its last positive equity.
         equity_in = eq if eq > 0 else equity_in
         vix = snap.index("vix")
-        prev = (session, rate, vix)
+        prev = (session, rate, vix, close)
         if progress is not None:
             progress(n, len(sessions))
 
@@ -401,7 +719,89 @@ def run_backtest(
         portfolio=pf,
         metrics=compute_metrics(curve, trades),
         starting_cash_usd=float(equity_usd),
+        margin_calls=tuple(margin_calls),
     )
+
+
+def _margin(
+    structures: Iterable[Structure], equity: float, snap: MarketSnapshot, costs: CostParams
+) -> MarginCheck:
+    """The open book's strategy-based requirement against ``equity`` (NaN: not modelled)."""
+    levels = {"SPX": snap.spx.close}
+    vix = snap.index("vix")
+    if vix is not None and math.isfinite(vix) and vix > 0:
+        levels["VIX"] = vix
+    try:
+        return margin_check(structures, equity, underlying_levels=levels, params=costs)
+    except InvalidInputError as exc:
+        return MarginCheck(math.nan, False, f"margin not modelled for the book: {exc}")
+
+
+def _margin_refusal(
+    got: Fill,
+    pf: Portfolio,
+    *,
+    session: date,
+    quotes: QuoteTable,
+    snap: MarketSnapshot,
+    costs: CostParams,
+) -> FillRefusal | None:
+    """A refusal when the book's requirement after the opening fill exceeds equity after it."""
+    after = pf.apply_fill(got, session)
+    value = after.mark(quotes, pricer=_pricer(snap)).value_usd
+    if value is None:  # the pricer prices every leg
+        return None
+    equity = after.cash_usd + value + after.index_units * snap.spx.close
+    check = _margin(after.structures.values(), equity, snap, costs)
+    if not check.call:
+        return None
+    return FillRefusal(
+        got.intent,
+        (
+            f"margin: the requirement after this open, {check.required_usd:,.2f} USD, would "
+            f"exceed equity {equity:,.2f} USD (Cboe strategy-based rules x "
+            f"{costs.margin_multiplier:g}); not filled",
+            check.reason,
+        ),
+    )
+
+
+def _levels(regimes: pd.DataFrame) -> dict[pd.Timestamp, float]:
+    """Regime level by session (NaN where unknown)."""
+    if "regime_level" not in regimes.columns:
+        return {}
+    values = pd.to_numeric(regimes["regime_level"], errors="coerce").to_numpy(dtype=np.float64)
+    return dict(zip(pd.DatetimeIndex(regimes.index), values.tolist(), strict=True))
+
+
+def _trade_sleeve(
+    pf: Portfolio,
+    sleeve: IndexSleeve,
+    *,
+    session: date,
+    snap: MarketSnapshot,
+    option_value: float,
+    cost_bps: float,
+) -> Portfolio:
+    """Trade the sleeve to its target at the S&P 500 close (None or no change: no trade)."""
+    close = snap.spx.close
+    held = pf.index_units
+    equity = pf.cash_usd + option_value + held * close
+    target = sleeve.target_units(session, snap, equity, held, pf)
+    if target is None:
+        return pf
+    if not math.isfinite(target):
+        raise InvalidInputError(f"{session}: the index sleeve asked for {target!r} units")
+    du = target - held
+    if du == 0:
+        return pf
+    fee = cost_bps * 1e-4 * abs(du) * close
+    reason = (
+        f"index sleeve {type(sleeve).__name__}: {held:,.6g} -> {target:,.6g} units at the "
+        f"S&P 500 close {close:.2f} (equity before {equity:,.2f} USD); cost {cost_bps:g} bp "
+        f"of {abs(du) * close:,.2f} USD = {fee:,.2f} USD"
+    )
+    return pf.trade_index(du, close, session, fee_usd=fee, reason=reason)
 
 
 def _track_open(

@@ -100,23 +100,31 @@ Bridges
   runs on any chain.
 * :func:`add_implied_vols` solves Black-76 implied vols from mids on each expiry's put-call
   parity forward (the VIX method) and adds forward deltas, with a reason for every quote that
-  has no implied vol.
+  has no implied vol; :func:`implied_vols` gives the same columns as arrays, for callers that
+  read a few of them. Both are vectorised: the rows are grouped by expiry once (a chain lists
+  an expiry's rows together, so neighbours are compared rather than every row hashed), each
+  expiry's settlement instant is computed once (and cached: an expiry is quoted for months),
+  and the parity pairs are matched without a merge.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa  # type: ignore[import-untyped]  # pyarrow ships no type hints
+import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from vixshield import calendar
 from vixshield.calendar import ExpiryKind
@@ -136,9 +144,11 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "ROOT_FAMILIES",
+    "ImpliedVols",
     "add_implied_vols",
     "chain_quote_time",
     "chain_to_vix_quotes",
+    "implied_vols",
     "load_datashop",
     "read_chain",
     "validate_chain",
@@ -850,6 +860,11 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
         )
 
 
+def _i8(values: pd.arrays.DatetimeArray) -> npt.NDArray[np.int64]:
+    """The timestamps as integers in their unit (NaT as the smallest int64), not copied."""
+    return np.asarray(cast(Any, values).asi8, dtype=np.int64)
+
+
 def chain_quote_time(frame: pd.DataFrame) -> datetime:
     """The single quote instant of a chain (timezone-aware, New York).
 
@@ -859,6 +874,13 @@ def chain_quote_time(frame: pd.DataFrame) -> datetime:
         The frame is empty or holds more than one quote instant.
     """
     _require(frame, ["quote_time"], "chain_quote_time")
+    values = frame["quote_time"].array
+    if isinstance(values, pd.arrays.DatetimeArray) and values.tz is not None:
+        i8 = _i8(values)
+        known = np.flatnonzero(i8 != np.iinfo(np.int64).min)  # NaT is the smallest int64
+        if known.size and (i8[known] == i8[known[0]]).all():  # one instant: no hashing
+            first = cast(pd.Timestamp, values[int(known[0])])
+            return first.tz_convert(NEW_YORK).to_pydatetime()
     instants = frame["quote_time"].dropna().unique()
     if len(instants) != 1:
         raise InvalidInputError(
@@ -921,22 +943,127 @@ def chain_to_vix_quotes(frame: pd.DataFrame) -> list[ExpiryQuotes]:
     return out
 
 
-def _settlement_times(frame: pd.DataFrame) -> pd.Series:
-    """Each row's settlement instant: the calendar's (13:00 on early closes) for known roots."""
-    keys = frame[["root", "expiry", "settlement"]]
-    table = keys.drop_duplicates().reset_index(drop=True)
-    instants: list[datetime] = []
-    for root, day, style in zip(table["root"], table["expiry"], table["settlement"], strict=True):
-        family = ROOT_FAMILIES.get(root)
-        instant = settlement_instant(day, style)
-        if family is not None and family[0] == style:
-            # not on the calendar (an unvalidated frame): keep the nominal instant
-            with contextlib.suppress(CalendarError):
-                instant = calendar.settlement_datetime(day, family[1])
-        instants.append(instant)
-    table["settles_at"] = pd.to_datetime(pd.Series(instants), utc=True).dt.tz_convert(NEW_YORK)
-    merged = keys.merge(table, how="left", on=["root", "expiry", "settlement"])
-    return pd.Series(merged["settles_at"].to_numpy(), index=frame.index)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MAX_RUNS: Final = 256  # more runs of equal keys than this: hash the rows instead
+
+
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """Rows grouped by ``(quote_time, root, expiry, settlement)``, numbered by first appearance."""
+
+    of_row: npt.NDArray[np.intp]
+    first: npt.NDArray[np.intp]
+    """Each group's first row."""
+    keys: list[tuple[str, date, str]]
+    """Each group's ``(root, expiry, settlement)``."""
+
+
+def _runs_of(column: pd.Series) -> tuple[BoolArray, Callable[[npt.NDArray[np.intp]], list[Any]]]:
+    """Where row ``i + 1`` differs from row ``i`` (missing values differ from nothing), and a
+    reader of the values at given rows (timestamps as integers: they only group)."""
+    values = column.array
+    if isinstance(values, pd.arrays.DatetimeArray):
+        i8 = _i8(values)
+        return np.asarray(i8[1:] != i8[:-1], dtype=np.bool_), lambda at: i8[at].tolist()
+    to_arrow = getattr(values, "__arrow_array__", None)
+    if to_arrow is not None:  # pyarrow-backed strings: compared and read in C
+        arrow = to_arrow()
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+        n = len(arrow)
+        ne = pc.not_equal(arrow.slice(1), arrow.slice(0, n - 1)).fill_null(True)
+        changes = np.asarray(ne.to_numpy(zero_copy_only=False), dtype=np.bool_)
+        return changes, lambda at: list(arrow.take(pa.array(at)).to_pylist())
+    objects = column.to_numpy(dtype=object)
+    return np.asarray(objects[1:] != objects[:-1], dtype=np.bool_), lambda at: objects[at].tolist()
+
+
+def _expiry_groups(frame: pd.DataFrame) -> _Groups:
+    """Group the rows by ``(quote_time, root, expiry, settlement)`` (:class:`_Groups`).
+
+    Chains list an expiry's rows together, so the keys are compared row to row and only the
+    first row of each run is read (one vectorised comparison per column); a frame with many
+    short runs is hashed row by row instead (``pandas.factorize``).
+    """
+    n = len(frame)
+    change = np.zeros(n, dtype=np.bool_)
+    change[0] = True
+    readers = []
+    for column in _EXPIRY_KEY:
+        changes, read = _runs_of(frame[column])
+        change[1:] |= changes
+        readers.append(read)
+    starts = np.flatnonzero(change)
+    if starts.size > _MAX_RUNS:
+        return _hashed_groups(frame)
+    code_of: dict[tuple[Any, ...], int] = {}
+    firsts: list[int] = []
+    run_codes: list[int] = []
+    for start, key in zip(
+        starts.tolist(), zip(*(read(starts) for read in readers), strict=True), strict=True
+    ):
+        code = code_of.setdefault(key, len(code_of))
+        if code == len(firsts):
+            firsts.append(start)
+        run_codes.append(code)
+    of_row = np.repeat(np.asarray(run_codes, dtype=np.intp), np.diff(np.r_[starts, n]))
+    keys = [(str(k[1]), cast(date, k[2]), str(k[3])) for k in code_of]
+    return _Groups(of_row, np.asarray(firsts, dtype=np.intp), keys)
+
+
+def _hashed_groups(frame: pd.DataFrame) -> _Groups:
+    """:func:`_expiry_groups` by hashing every row's key."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    bound = 1  # combined < bound
+    for column in _EXPIRY_KEY:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        if bound * max(len(uniques), 1) >= 2**62:  # renumber densely before it could overflow
+            combined, seen = pd.factorize(combined)
+            bound = len(seen)
+        combined = combined * max(len(uniques), 1) + codes
+        bound *= max(len(uniques), 1)
+    groups, _ = pd.factorize(combined)
+    _, first = np.unique(groups, return_index=True)
+    keys = list(
+        zip(
+            frame["root"].iloc[first].tolist(),
+            frame["expiry"].iloc[first].tolist(),
+            frame["settlement"].iloc[first].tolist(),
+            strict=True,
+        )
+    )
+    return _Groups(groups.astype(np.intp, copy=False), first.astype(np.intp, copy=False), keys)
+
+
+@functools.lru_cache(maxsize=4096)
+def _settlement_us(root: str, day: date, style: SettlementStyle) -> int:
+    """Microseconds since 1970 UTC of the settlement instant (the calendar's for known roots:
+    13:00 on early closes). Cached: an expiry is quoted on many days."""
+    family = ROOT_FAMILIES.get(root)
+    instant = settlement_instant(day, style)
+    if family is not None and family[0] == style:
+        # not on the calendar (an unvalidated frame): keep the nominal instant
+        with contextlib.suppress(CalendarError):
+            instant = calendar.settlement_datetime(day, family[1])
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _years_to_settlement(frame: pd.DataFrame, groups: _Groups) -> FloatArray:
+    """Each row's real elapsed minutes from ``quote_time`` to settlement over 525,600.
+
+    Computed once per expiry group (a value depends only on the row's group) and spread to
+    the rows. The settlement instants are microsecond timestamps, so pandas subtracts and
+    converts to seconds exactly as it does for any datetime column.
+    """
+    us = np.array(
+        [_settlement_us(r, e, cast(SettlementStyle, s)) for r, e, s in groups.keys],
+        dtype=np.int64,
+    )
+    settles = pd.DatetimeIndex(us.view("datetime64[us]"), tz="UTC").array
+    elapsed = settles - frame["quote_time"].array[groups.first]
+    seconds = np.asarray(elapsed.total_seconds(), dtype=np.float64)
+    return np.asarray((seconds / 60.0 / MINUTES_PER_YEAR)[groups.of_row], dtype=np.float64)
 
 
 def _rates(rate: RateInput, t_years: FloatArray) -> FloatArray:
@@ -953,13 +1080,67 @@ def _rates(rate: RateInput, t_years: FloatArray) -> FloatArray:
 
 
 def _parity_forwards(
-    frame: pd.DataFrame, mid: FloatArray, t_years: FloatArray, rate: FloatArray
+    frame: pd.DataFrame,
+    mid: FloatArray,
+    t_years: FloatArray,
+    rate: FloatArray,
+    *,
+    groups: npt.NDArray[np.intp],
+    is_call: BoolArray,
 ) -> FloatArray:
     r"""Per expiry :math:`F = K^* + e^{RT}(C - P)` at the strike with the smallest :math:`|C-P|`.
 
     Only strikes where both the call and the put are bid take part (as in the VIX); ties go
-    to the lower strike.
+    to the lower strike. ``groups`` numbers the rows' ``(quote_time, root, expiry,
+    settlement)`` (:func:`_expiry_groups`); ``is_call`` is ``right == "C"``. Vectorised: the
+    bid calls and puts are put in (group, strike, call first) order (a chain listed that way
+    needs no sort), a call followed by a put at its strike is a pair, and each group's best
+    pair is found by a minimum per group. A chain that lists a (group, strike, right) twice
+    among bid quotes, a NaN strike or a NaN mid in a pair takes
+    :func:`_parity_forwards_merge`, the general merge.
     """
+    bid_ok = frame["bid"].to_numpy(dtype=np.float64, na_value=np.nan) > 0.0
+    is_put = (frame["right"] == "P").to_numpy(dtype=np.bool_)
+    strike = frame["strike"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rows = np.flatnonzero(bid_ok & (is_call | is_put))
+    if rows.size == 0:
+        return np.full(len(frame), np.nan)
+    g, k, side = groups[rows], strike[rows], is_put[rows]
+    if np.isnan(k).any():
+        return _parity_forwards_merge(frame, mid, t_years, rate)
+    after = (g[1:] > g[:-1]) | (
+        (g[1:] == g[:-1]) & ((k[1:] > k[:-1]) | ((k[1:] == k[:-1]) & (side[1:] >= side[:-1])))
+    )
+    if not after.all():  # not listed in (group, strike, call first) order: sort
+        order = np.lexsort((side, k, g))
+        rows, g, k, side = rows[order], g[order], k[order], side[order]
+    same = (g[1:] == g[:-1]) & (k[1:] == k[:-1])
+    if (same & (side[1:] == side[:-1])).any():  # a listed twice: the merge pairs every copy
+        return _parity_forwards_merge(frame, mid, t_years, rate)
+    pair = np.flatnonzero(same)  # call at rows[pair], put at rows[pair + 1]
+    if pair.size == 0:
+        return np.full(len(frame), np.nan)
+    c, p = rows[pair], rows[pair + 1]
+    diff = mid[c] - mid[p]
+    if np.isnan(diff).any():
+        return _parity_forwards_merge(frame, mid, t_years, rate)
+    growth = np.exp(rate * t_years)
+    # smallest gap per group, the lower strike on ties (pairs are in strike order)
+    gap = np.abs(diff)
+    pg, pk = g[pair], k[pair]
+    starts = np.flatnonzero(np.r_[True, pg[1:] != pg[:-1]])
+    segment = np.cumsum(np.r_[False, pg[1:] != pg[:-1]])
+    at_min = np.flatnonzero(gap == np.minimum.reduceat(gap, starts)[segment])
+    best = at_min[np.r_[True, segment[at_min][1:] != segment[at_min][:-1]]]
+    forward = np.full(int(groups.max()) + 1, np.nan)
+    forward[pg[best]] = pk[best] + growth[c[best]] * diff[best]
+    return np.asarray(forward[groups], dtype=np.float64)
+
+
+def _parity_forwards_merge(
+    frame: pd.DataFrame, mid: FloatArray, t_years: FloatArray, rate: FloatArray
+) -> FloatArray:
+    """:func:`_parity_forwards` by merging the calls and puts frames (any chain)."""
     work = frame[[*_EXPIRY_KEY, "strike", "right", "bid"]].copy()
     work["mid"] = mid
     work["growth"] = np.exp(rate * t_years)
@@ -976,16 +1157,19 @@ def _parity_forwards(
     return merged["forward"].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _given_forwards(frame: pd.DataFrame, forward: float | Mapping[date, float]) -> FloatArray:
+def _given_forwards(
+    frame: pd.DataFrame, forward: float | Mapping[date, float], groups: _Groups
+) -> FloatArray:
     if isinstance(forward, Mapping):
-        missing = sorted(set(frame["expiry"]) - set(forward))
+        expiries = [e for _, e, _ in groups.keys]
+        missing = sorted(set(expiries) - set(forward))
         if missing:
             raise InvalidInputError(
                 f"forward mapping has no entry for expiries {[d.isoformat() for d in missing]}; "
                 "give every expiry or pass forward=None for put-call parity."
             )
-        mapped = frame["expiry"].map(dict(forward))
-        return np.asarray(mapped.to_numpy(dtype=np.float64), dtype=np.float64)
+        mapped = np.array([forward[e] for e in expiries], dtype=np.float64)
+        return np.asarray(mapped[groups.of_row], dtype=np.float64)
     return np.full(len(frame), float(forward), dtype=np.float64)
 
 
@@ -1041,39 +1225,88 @@ def add_implied_vols(
         Missing canonical columns, a non-finite rate, or a forward mapping missing expiries.
     """
     _require(frame, [*_EXPIRY_KEY, "strike", "right", "bid", "ask"], "add_implied_vols")
-    out = frame.copy()
-    if out.empty:
+    if frame.empty:
+        out = frame.copy()
         return out.assign(iv=np.nan, delta=np.nan, t_years=np.nan, forward=np.nan, iv_reason="")
-    settles = _settlement_times(out)
-    seconds = (settles - out["quote_time"]).dt.total_seconds().to_numpy(dtype=np.float64)
-    t_years = seconds / 60.0 / MINUTES_PER_YEAR
+    return implied_vols(frame, rate=rate, forward=forward).added_to(frame)
+
+
+class ImpliedVols(NamedTuple):
+    """:func:`add_implied_vols`'s columns as arrays, in the frame's row order."""
+
+    iv: FloatArray
+    delta: FloatArray
+    t_years: FloatArray
+    forward: FloatArray
+    iv_reason: pd.api.extensions.ExtensionArray
+    """``str`` labels (``"OK"``, ``"ZERO_BID"``, ...)."""
+    ok: BoolArray
+    """``iv_reason == "OK"``."""
+
+    def added_to(self, frame: pd.DataFrame, **extra: npt.ArrayLike) -> pd.DataFrame:
+        """``frame`` (the one these were computed on) as :func:`add_implied_vols` returns it,
+        then the ``extra`` columns in order: one new frame, built once."""
+        # with copy-on-write nothing is shared in a way a write could leak through: the
+        # input's columns in order, iv and delta replaced where present
+        data: dict[Hashable, Any] = {c: frame[c].array for c in frame.columns}
+        data.update(
+            iv=self.iv, delta=self.delta, t_years=self.t_years, forward=self.forward,
+            iv_reason=self.iv_reason,
+        )  # fmt: skip
+        data.update(extra)
+        out = pd.DataFrame(data, index=frame.index, copy=True)
+        if out.columns.dtype != frame.columns.dtype:  # the labels' dtype as the frame's
+            out.columns = out.columns.astype(frame.columns.dtype)
+        return out
+
+
+def implied_vols(
+    frame: pd.DataFrame,
+    *,
+    rate: RateInput,
+    forward: float | Mapping[date, float] | None = None,
+) -> ImpliedVols:
+    """The arrays :func:`add_implied_vols` adds to ``frame`` (same arguments), without the frame.
+
+    For callers that read a few columns of the result: nothing is copied but the arrays.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`add_implied_vols`.
+    """
+    _require(frame, [*_EXPIRY_KEY, "strike", "right", "bid", "ask"], "implied_vols")
+    if frame.empty:
+        nan = np.full(0, np.nan)
+        reasons = pd.array(np.array([], dtype=object), dtype="str")
+        return ImpliedVols(nan, nan.copy(), nan.copy(), nan.copy(), reasons, np.zeros(0, bool))
+    groups = _expiry_groups(frame)
+    t_years = _years_to_settlement(frame, groups)
     r = _rates(rate, t_years)
-    bid = out["bid"].to_numpy(dtype=np.float64)
-    ask = out["ask"].to_numpy(dtype=np.float64)
+    bid = frame["bid"].to_numpy(dtype=np.float64)
+    ask = frame["ask"].to_numpy(dtype=np.float64)
     mid = 0.5 * (bid + ask)
-    strike = out["strike"].to_numpy(dtype=np.float64)
-    is_call = (out["right"] == "C").to_numpy(dtype=np.bool_)
+    strike = frame["strike"].to_numpy(dtype=np.float64)
+    is_call = (frame["right"] == "C").to_numpy(dtype=np.bool_)
     fwd = (
-        _parity_forwards(out, mid, t_years, r) if forward is None else _given_forwards(out, forward)
+        _parity_forwards(frame, mid, t_years, r, groups=groups.of_row, is_call=is_call)
+        if forward is None
+        else _given_forwards(frame, forward, groups)
     )
 
     solved = implied_vol_black76(mid, fwd, strike, t_years, rate=r, is_call=is_call)
-    names = np.array([m.name for m in Reason], dtype=object)
+    # the reason as an index into its labels: the string column is built once from them
+    labels = [*(m.name for m in Reason), IV_REASON_NO_FORWARD, IV_REASON_ZERO_BID]
     codes = np.array([int(m) for m in Reason])
-    reason = names[np.searchsorted(codes, solved.reason.astype(np.int64))]
-    reason = np.where(np.isnan(fwd), IV_REASON_NO_FORWARD, reason)
-    reason = np.where(bid > 0.0, reason, IV_REASON_ZERO_BID)
-    ok = reason == IV_REASON_OK
+    reason = np.searchsorted(codes, solved.reason.astype(np.int64))
+    reason = np.where(np.isnan(fwd), len(labels) - 2, reason)
+    reason = np.where(bid > 0.0, reason, len(labels) - 1)
+    ok = reason == labels.index(IV_REASON_OK)
     vol = np.where(ok, solved.vol, np.nan)
 
     greeks = black76_greeks(fwd, strike, t_years, np.where(ok, vol, 1.0), rate=r, is_call=is_call)
     # e^{rT} dV/dF = N(w d1) w; the clip only removes rounding (N(d1) = 1 times DF / DF).
     forward_delta = np.clip(greeks.delta * np.exp(r * t_years), -1.0, 1.0)
     delta = np.where(ok, forward_delta, np.nan)
-
-    out["iv"] = vol
-    out["delta"] = delta
-    out["t_years"] = t_years
-    out["forward"] = fwd
-    out["iv_reason"] = pd.Series(reason, index=out.index, dtype="str")
-    return out
+    iv_reason = pd.array(np.array(labels, dtype=object), dtype="str").take(reason)
+    return ImpliedVols(vol, delta, t_years, fwd, iv_reason, ok)

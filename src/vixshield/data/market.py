@@ -47,6 +47,7 @@ DATA_DELAY: Final = timedelta(minutes=15)  # VIX close and VX settlement: 15 min
 # An event calendar is taken to cover from its first event minus this many days (monthly
 # releases are at most ~35 days apart).
 EVENT_COVERAGE_LEAD_DAYS: Final = 45
+_RECENT_SNAPSHOTS: Final = 4
 
 
 class LookaheadError(VixShieldError):
@@ -81,6 +82,11 @@ class MarketHistory:
     _curve_points: Mapping[int, tuple[CurvePoint, ...]] = field(repr=False)
     _sessions: tuple[date, ...] = field(repr=False)
     real_chains: Mapping[date, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _recent: dict[tuple[int, datetime], MarketSnapshot] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """The last few snapshots built (they are immutable): a backtest day asks for its
+    snapshot several times (the runner, ``run_day``, the chain)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -296,6 +302,17 @@ class MarketHistory:
         return self._snapshot(self.position(session), as_of=now)
 
     def _snapshot(self, i: int, *, as_of: datetime) -> MarketSnapshot:
+        recent: dict[tuple[int, datetime], MarketSnapshot]
+        recent = self.__dict__.setdefault("_recent", {})  # absent from an older pickle
+        got = recent.get((i, as_of))
+        if got is None:
+            got = self._build_snapshot(i, as_of=as_of)
+            if len(recent) >= _RECENT_SNAPSHOTS:
+                recent.pop(next(iter(recent)))  # the oldest entry
+            recent[(i, as_of)] = got
+        return got
+
+    def _build_snapshot(self, i: int, *, as_of: datetime) -> MarketSnapshot:
         col = self._columns
         indices = {
             name: Datum(float(col[name][i]), bool(col[f"{name}_modelled"][i]))
@@ -380,7 +397,11 @@ class MarketHistory:
         model chain (:func:`vixshield.data.model_chains.model_spx_chain`, ``modelled`` True)
         built from that day's close, VIX family and SKEW, with the ``rate`` and ``div_yield``
         the caller states (the history holds no dividend yield, and its rate series may be
-        absent or on a discount basis: the caller decides, nothing is assumed here).
+        absent or on a discount basis: the caller decides, nothing is assumed here). Asking
+        again for the same session, rate and dividend yield (a backtest does: the decision,
+        then the fills and marks) does not rebuild the model chain:
+        :func:`~vixshield.data.model_chains.model_spx_chain` keeps the last few by their
+        inputs, and each call gets its own copy (shallow, copy-on-write).
 
         Raises
         ------

@@ -130,15 +130,22 @@ built directly in canonical dtypes; :func:`vixshield.data.chains.validate_chain`
 unchanged (the unit tests check that) but is not run by default because it costs ~130 ms per
 chain; pass ``validate=True`` to run it. Measured on one core of the development machine:
 2019-06-26 (43 expiries, 13,512 rows) 7-11 ms; a 2024-like day (52 expiries, 25,180 rows)
-15-17 ms; 1995 (13 SPX expiries) 3 ms; a VIX chain (8 expiries, 918 rows) 3 ms.
+15-17 ms; 1995 (13 SPX expiries) 3 ms; a VIX chain (8 expiries, 918 rows) 3 ms. Both
+builders keep their last eight chains by their full inputs (the models are pure functions):
+a backtest asks for a day's chain twice (the decision, then the fills and marks) and builds
+it once. Each call gets its own shallow copy, so with pandas copy-on-write no caller can
+change what another reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -422,12 +429,16 @@ def ssvi_total_variance(
     rho, eta, gamma
         SSVI parameters; :math:`\varphi` is capped by Gatheral-Jacquier Theorem 4.2.
     """
-    k_arr = np.asarray(k, dtype=np.float64)
     th = np.asarray(theta, dtype=np.float64)
-    phi = _phi(th, rho, eta, gamma)
-    pk = phi * k_arr
+    return _ssvi(np.asarray(k, dtype=np.float64), th, _phi(th, rho, eta, gamma), rho)
+
+
+def _ssvi(k: FloatArray, theta: FloatArray, phi: FloatArray, rho: float) -> FloatArray:
+    """:func:`ssvi_total_variance` with :math:`\varphi(\theta)` given (per expiry, then
+    spread to the rows: the same numbers as computing it per row)."""
+    pk = phi * k
     root = np.sqrt((pk + rho) ** 2 + 1.0 - rho * rho)
-    return np.asarray(0.5 * th * (1.0 + rho * pk + root), dtype=np.float64)
+    return np.asarray(0.5 * theta * (1.0 + rho * pk + root), dtype=np.float64)
 
 
 def variance_swap_total_variance(
@@ -612,12 +623,14 @@ def spx_surface(
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def _stands_for_friday(day: date) -> bool:
     """A Thursday expiry listed in place of a Friday that is an exchange holiday."""
     friday = day + timedelta(days=1)
     return friday.weekday() == _FRIDAY and not calendar.is_session(friday)
 
 
+@functools.lru_cache(maxsize=8192)
 def _is_month_end(day: date) -> bool:
     first_next = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
     return calendar.previous_session(first_next) == day
@@ -768,7 +781,9 @@ def _frame(
             "modelled": np.ones(n, dtype=np.bool_),
         }
     )
-    frame = frame[[c for c in CANONICAL_COLUMNS if c in frame.columns]]
+    order = [c for c in CANONICAL_COLUMNS if c in frame.columns]
+    if list(frame.columns) != order:
+        frame = frame[order]
     if validate:
         return validate_chain(frame, source="model chain").frame
     return frame
@@ -777,6 +792,45 @@ def _frame(
 def _pairs(strikes: FloatArray) -> tuple[FloatArray, BoolArray]:
     """Each strike twice: call then put."""
     return np.repeat(strikes, 2), np.tile(np.array([True, False]), strikes.size)
+
+
+class _FrameMemo:
+    """The last few chains a model built, by their full inputs (the models are pure functions).
+
+    A backtest asks for the same day's chain more than once (the decision, then the fills and
+    marks). Every caller gets its own shallow copy: with pandas copy-on-write, writing to it
+    copies the column written, so no caller can change what another one reads. Bounded: the
+    least recently used chain is dropped past ``size``.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._frames: OrderedDict[Hashable, pd.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: Hashable, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        try:
+            hash(key)
+        except TypeError:  # an unhashable input (a params subclass, say): no memo
+            return build()
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames.move_to_end(key)
+        if frame is None:
+            frame = build()
+            with self._lock:
+                self._frames[key] = frame
+                while len(self._frames) > self._size:
+                    self._frames.popitem(last=False)
+        return frame.copy(deep=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+
+_MEMO: Final = _FrameMemo(8)
 
 
 def model_spx_chain(
@@ -822,8 +876,38 @@ def model_spx_chain(
     pandas.DataFrame
         Canonical columns ``quote_time, expiry, settlement, root, strike, right, bid, ask,
         underlying, iv, delta, modelled`` (``modelled`` True), sorted by settlement, root,
-        strike, right (C before P).
+        strike, right (C before P). The last few chains built are kept by their inputs, so
+        asking again for the same one costs nothing (each call gets its own shallow copy).
     """
+    key = (
+        "spx", session, spot, vix, vix9d, vix3m, vix6m, skew, rate, div_yield, quote_time,
+        max_days, params, rules, validate,
+    )  # fmt: skip
+    build = functools.partial(
+        _model_spx_chain, session, spot, vix=vix, vix9d=vix9d, vix3m=vix3m, vix6m=vix6m,
+        skew=skew, rate=rate, div_yield=div_yield, quote_time=quote_time, max_days=max_days,
+        params=params, rules=rules, validate=validate,
+    )  # fmt: skip
+    return _MEMO(key, build)
+
+
+def _model_spx_chain(
+    session: date,
+    spot: float,
+    *,
+    vix: float,
+    vix9d: float | None,
+    vix3m: float | None,
+    vix6m: float | None,
+    skew: float | None,
+    rate: float,
+    div_yield: float,
+    quote_time: time | datetime,
+    max_days: int,
+    params: SpxModelParams | None,
+    rules: ListingRules | None,
+    validate: bool,
+) -> pd.DataFrame:
     at = _quote_instant(session, quote_time)
     p = params or SpxModelParams()
     surface = spx_surface(
@@ -849,11 +933,13 @@ def model_spx_chain(
     strikes, is_call = _pairs(np.concatenate([grids[c] for c in klass]))
     rows = np.repeat(np.arange(len(listed)), 2 * counts)
 
-    theta = surface.atm_total_variance(t_exp)[rows]
+    theta_exp = surface.atm_total_variance(t_exp)
+    theta = theta_exp[rows]
     t = t_exp[rows]
     fwd = surface.forward(t_exp)[rows]
     k = np.log(strikes / fwd)
-    w = ssvi_total_variance(k, theta, rho=surface.rho, eta=surface.eta, gamma=surface.gamma)
+    phi = _phi(theta_exp, surface.rho, surface.eta, surface.gamma)[rows]
+    w = _ssvi(k, theta, phi, surface.rho)
     vol = np.sqrt(w / t)
     greeks = black76_greeks(fwd, strikes, t, vol, rate=rate, is_call=is_call)
     value = np.asarray(greeks.price, dtype=np.float64)
@@ -917,6 +1003,7 @@ def model_vix_chain(
     pandas.DataFrame
         Canonical chain, root ``VIX``, settlement ``AM``; ``underlying`` is the future;
         ``delta`` is :math:`\partial V/\partial F = e^{-rT}N(d_1)` (puts :math:`-e^{-rT}N(-d_1)`).
+        The last few chains built are kept by their inputs, as for :func:`model_spx_chain`.
 
     Notes
     -----
@@ -924,6 +1011,28 @@ def model_vix_chain(
     (T/T_{30})^{-2\alpha} T`, the variance-swap variance of VIX at that maturity, with the SSVI
     upward smile of ``params`` (module docstring).
     """
+    key = (
+        "vix", session, tuple(sorted(futures.items())), vvix, rate, quote_time, max_days, params,
+        validate,
+    )  # fmt: skip
+    build = functools.partial(
+        _model_vix_chain, session, futures, vvix=vvix, rate=rate, quote_time=quote_time,
+        max_days=max_days, params=params, validate=validate,
+    )  # fmt: skip
+    return _MEMO(key, build)
+
+
+def _model_vix_chain(
+    session: date,
+    futures: Mapping[date, float],
+    *,
+    vvix: float,
+    rate: float,
+    quote_time: time | datetime,
+    max_days: int,
+    params: VixModelParams | None,
+    validate: bool,
+) -> pd.DataFrame:
     at = _quote_instant(session, quote_time)
     p = params or VixModelParams()
     if not (math.isfinite(vvix) and vvix > 0.0):
@@ -949,7 +1058,8 @@ def model_vix_chain(
     strikes, is_call = _pairs(np.concatenate(grids))
     rows = np.repeat(np.arange(len(chosen)), 2 * counts)
     t, fwd, theta = t_exp[rows], fwd_exp[rows], theta_exp[rows]
-    w = ssvi_total_variance(np.log(strikes / fwd), theta, rho=p.rho, eta=p.eta, gamma=p.gamma)
+    phi = _phi(theta_exp, p.rho, p.eta, p.gamma)[rows]
+    w = _ssvi(np.log(strikes / fwd), theta, phi, p.rho)
     vol = np.sqrt(w / t)
     greeks = black76_greeks(fwd, strikes, t, vol, rate=rate, is_call=is_call)
     value = np.asarray(greeks.price, dtype=np.float64)

@@ -128,6 +128,7 @@ __all__ = [
     "VixCuts",
     "classify",
     "explain",
+    "regime_levels",
     "snapshot",
 ]
 
@@ -456,10 +457,14 @@ def _levels(
 
 
 def _persist(rule: IntArray, known: BoolArray, n: int) -> IntArray:
-    if n <= 1:
+    if n <= 1 or len(rule) == 0:
         return rule
-    series = pd.Series(np.where(known, rule.astype(np.float64), np.nan))
-    held = series.rolling(n, min_periods=1).max().to_numpy(dtype=np.float64, na_value=np.nan)
+    # the highest known rule level in each trailing window of n rows (a rolling max with one
+    # observation required; a max is exact, so a strided window view gives the same numbers;
+    # fmax skips NaN, and an all-NaN window stays NaN)
+    values = np.where(known, rule.astype(np.float64), np.nan)
+    padded = np.concatenate([np.full(n - 1, np.nan), values])
+    held = np.fmax.reduce(np.lib.stride_tricks.sliding_window_view(padded, n), axis=1)
     return np.where(known, np.nan_to_num(held, nan=0.0), 0).astype(np.int64)
 
 
@@ -559,6 +564,41 @@ def _drivers(
     return out
 
 
+def _inputs(
+    inputs: pd.DataFrame, p: RegimeParams
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.object_], FloatArray]:
+    """The checked ``vix``, term slope (and its source) and VRP columns of ``inputs``."""
+    if not isinstance(inputs, pd.DataFrame):
+        raise InvalidInputError(
+            f"inputs must be a pandas DataFrame indexed by session; got {type(inputs).__name__}."
+        )
+    _check_index(inputs.index)
+    vix = _float_column(inputs, "vix", positive=True)
+    if vix is None:
+        raise InvalidInputError(
+            "inputs need a 'vix' column (VIX close in vol points, NaN where missing)."
+        )
+    slope, source = _slope(inputs, vix, required=p.backwardation.enabled)
+    vrp = _vrp(inputs, vix, required=p.realised_vol.enabled)
+    return vix, slope, source, vrp
+
+
+def regime_levels(inputs: pd.DataFrame, params: RegimeParams | None = None) -> pd.Series[Any]:
+    """:func:`classify`'s ``regime_level`` column alone (nullable ``Int8``, NA where unknown).
+
+    The same checks and rules, without the drivers and the other columns: for a caller that
+    needs only the levels (the hedge's peak regime since a tranche opened).
+    """
+    p = params if params is not None else RegimeParams()
+    vix, slope, _, vrp = _inputs(inputs, p)
+    known = ~np.isnan(vix)
+    rule = _levels(vix, slope, vrp, p)[3]
+    levels = _int8(_persist(rule, known, p.persistence.step_down_after), known)
+    levels.index = inputs.index
+    levels.name = "regime_level"
+    return levels
+
+
 def classify(inputs: pd.DataFrame, params: RegimeParams | None = None) -> pd.DataFrame:
     """Classify every session of ``inputs`` into a regime, with its drivers.
 
@@ -592,18 +632,7 @@ def classify(inputs: pd.DataFrame, params: RegimeParams | None = None) -> pd.Dat
     ``persistence.step_down_after``), unknown when VIX_t is missing.
     """
     p = params if params is not None else RegimeParams()
-    if not isinstance(inputs, pd.DataFrame):
-        raise InvalidInputError(
-            f"inputs must be a pandas DataFrame indexed by session; got {type(inputs).__name__}."
-        )
-    _check_index(inputs.index)
-    vix = _float_column(inputs, "vix", positive=True)
-    if vix is None:
-        raise InvalidInputError(
-            "inputs need a 'vix' column (VIX close in vol points, NaN where missing)."
-        )
-    slope, source = _slope(inputs, vix, required=p.backwardation.enabled)
-    vrp = _vrp(inputs, vix, required=p.realised_vol.enabled)
+    vix, slope, source, vrp = _inputs(inputs, p)
     known = ~np.isnan(vix)
     base, back, rvflag, rule = _levels(vix, slope, vrp, p)
     level = _persist(rule, known, p.persistence.step_down_after)

@@ -111,10 +111,11 @@ from enum import StrEnum
 from typing import Any, Final, Literal, NamedTuple, Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vixshield.data.chains import IV_REASON_OK, add_implied_vols
+from vixshield.data.chains import implied_vols
 from vixshield.data.model_chains import model_vix_chain
 from vixshield.domain.decisions import Action, Layer, OrderIntent, Refusal
 from vixshield.domain.positions import Leg, OptionContract, Right, Structure
@@ -140,6 +141,7 @@ __all__ = [
 
 _FROZEN: Final = ConfigDict(frozen=True, extra="forbid")
 _SLACK: Final = 1e-9  # 400 / 133.33... must not lose a contract to rounding
+FloatArray = npt.NDArray[np.float64]
 HEDGE_NAME_PREFIX: Final = "ALVH"
 
 
@@ -561,7 +563,8 @@ def hedge_layer_of(name: str) -> HedgeLayer | None:
 class _Quotes:
     """The VIX chain with IVs and forward deltas on the VX futures, plus a mid lookup."""
 
-    calls: pd.DataFrame  # usable calls: expiry, strike, mid, delta, dte
+    calls: Mapping[date, tuple[FloatArray, FloatArray, FloatArray]]
+    """Usable calls by expiry: (strike, mid, delta), by strike."""
     mids: Mapping[tuple[date, float, str], float]
     expiries: tuple[tuple[date, int], ...]
     vx1: float | None
@@ -570,52 +573,46 @@ class _Quotes:
 def _prepare_chain(
     chain: pd.DataFrame, *, session: date, vx_futures: Mapping[date, float], rate: float
 ) -> _Quotes:
-    rows = chain.loc[chain["root"] == "VIX"]
+    is_vix = (chain["root"] == "VIX").to_numpy(dtype=np.bool_)
+    rows = chain if is_vix.all() else chain.loc[is_vix]
     futures = {
         d: float(v) for d, v in vx_futures.items() if d > session and math.isfinite(v) and v > 0
     }
     if futures:
-        rows = rows.loc[rows["expiry"].isin(list(futures))]
-        priced = add_implied_vols(rows, rate=rate, forward=futures) if len(rows) else rows
-    else:
-        priced = add_implied_vols(rows, rate=rate) if len(rows) else rows
-    if priced.empty:
-        empty = pd.DataFrame(columns=["expiry", "strike", "mid", "delta", "dte"])
-        return _Quotes(empty, {}, (), futures[min(futures)] if futures else None)
-    bid = priced["bid"].to_numpy(dtype=np.float64)
-    ask = priced["ask"].to_numpy(dtype=np.float64)
+        listed = rows["expiry"].isin(list(futures)).to_numpy(dtype=np.bool_)
+        rows = rows if listed.all() else rows.loc[listed]
+    if rows.empty:
+        return _Quotes({}, {}, (), futures[min(futures)] if futures else None)
+    got = implied_vols(rows, rate=rate, forward=futures or None)
+    bid = rows["bid"].to_numpy(dtype=np.float64)
+    ask = rows["ask"].to_numpy(dtype=np.float64)
     mid = 0.5 * (bid + ask)
-    dte = np.array([(d - session).days for d in priced["expiry"]], dtype=np.int64)
-    frame = pd.DataFrame(
-        {
-            "expiry": priced["expiry"].to_numpy(),
-            "strike": priced["strike"].to_numpy(dtype=np.float64),
-            "right": priced["right"].astype(str).to_numpy(),
-            "mid": mid,
-            "delta": priced["delta"].to_numpy(dtype=np.float64),
-            "dte": dte,
-            "ok": (priced["iv_reason"] == IV_REASON_OK).to_numpy(dtype=np.bool_),
-        }
-    )
-    mids = {
-        (e, float(k), str(r)): float(m)
-        for e, k, r, m in zip(
-            frame["expiry"], frame["strike"], frame["right"], frame["mid"], strict=True
-        )
-    }
-    calls = frame.loc[
-        frame["ok"] & (frame["right"] == "C") & (frame["mid"] > 0) & (frame["dte"] > 0)
-    ]
-    expiries = tuple(
-        sorted({(e, int(d)) for e, d in zip(calls["expiry"], calls["dte"], strict=True)})
-    )
+    expiry = np.asarray(rows["expiry"].to_numpy(dtype=object))
+    codes, listed_expiries = pd.factorize(expiry)
+    dte_of = np.array([(d - session).days for d in listed_expiries], dtype=np.int64)
+    dte = dte_of[codes]
+    strike = rows["strike"].to_numpy(dtype=np.float64)
+    right = [str(r) for r in rows["right"].astype(str).tolist()]
+    delta = got.delta
+    ok = got.ok
+    keys = zip(expiry.tolist(), strike.tolist(), right, strict=True)
+    mids = dict(zip(keys, mid.tolist(), strict=True))
+    usable = ok & (np.array(right, dtype=object) == "C") & (mid > 0) & (dte > 0)
+    calls: dict[date, tuple[FloatArray, FloatArray, FloatArray]] = {}
+    with_calls: list[tuple[date, int]] = []
+    for code in np.unique(codes[usable]).tolist():
+        at = np.flatnonzero(usable & (codes == code))
+        order = at[np.argsort(strike[at], kind="quicksort")]  # as the frame's sort_values
+        calls[listed_expiries[code]] = (strike[order], mid[order], delta[order])
+        with_calls.append((listed_expiries[code], int(dte_of[code])))
+    expiries = tuple(sorted(with_calls))
     if futures:
         vx1: float | None = futures[min(futures)]
     else:
-        first = priced.loc[priced["expiry"] == min(priced["expiry"])]
-        under = first["forward"].dropna()
-        vx1 = float(under.iloc[0]) if len(under) else None
-    return _Quotes(calls.reset_index(drop=True), mids, expiries, vx1)
+        forward = got.forward
+        under = forward[(expiry == min(expiry.tolist())) & ~np.isnan(forward)]
+        vx1 = float(under[0]) if len(under) else None
+    return _Quotes(calls, mids, expiries, vx1)
 
 
 def _mark(position: HedgePosition, quotes: _Quotes) -> float | None:
@@ -649,10 +646,7 @@ def _price_layer(layer: HedgeLayer, lp: HedgeLayerParams, quotes: _Quotes) -> _P
             f"(listed with usable calls: {listed})"
         )
     expiry, dte = min(window, key=lambda x: (abs(x[1] - lp.target_dte), x[1]))
-    calls = quotes.calls.loc[quotes.calls["expiry"] == expiry].sort_values("strike")
-    strikes = calls["strike"].to_numpy(dtype=np.float64)
-    mids = calls["mid"].to_numpy(dtype=np.float64)
-    deltas = calls["delta"].to_numpy(dtype=np.float64)
+    strikes, mids, deltas = quotes.calls[expiry]
     notes: list[str] = []
     if lp.strike_rule == "vx1_multiple":
         if quotes.vx1 is None:
@@ -733,11 +727,12 @@ class _Budget:
     equity: float
     cycles: int
     today: float = 0.0
+    discipline: bool = True
 
     def check(self, cost: float) -> str | None:
         allowed = self.ratio * self.window_credit
         spend = self.window_spend + self.today + cost
-        if spend > allowed + _SLACK:
+        if self.discipline and spend > allowed + _SLACK:
             return (
                 f"cost discipline: hedge spend over the trailing {self.cycles} condor cycles "
                 f"would be ${spend:,.2f} (${self.window_spend:,.2f} before, "
@@ -782,6 +777,7 @@ def hedge_decision(
     rate: float,
     vvix: float | None = None,
     params: HedgeParams | None = None,
+    always_on: bool = False,
 ) -> HedgeDecision:
     """The ALVH for one session: score, monetise, roll, buy tranches (module docstring).
 
@@ -818,6 +814,13 @@ def hedge_decision(
         VVIX level, used only to model a chain when ``vix_chain`` is None.
     params
         Hedge rules (default :class:`HedgeParams`).
+    always_on
+        The static baseline, not the ALVH: every layer targets all ``tranches_per_layer``
+        tranches whatever the score (still computed and reported); the monetise rules (take
+        profit, regime fall-back) and the cost discipline are not applied; a short-layer
+        tranche under ``roll_below_dte`` is sold and replaced by a new short-layer tranche the
+        same session (not rolled into the medium bucket, which would pile up past its
+        budget); expiries settle and are re-bought; the per-initiation cap applies.
 
     Returns
     -------
@@ -861,7 +864,7 @@ def hedge_decision(
         else:
             live.append(pos)
     closing: set[str] = set()
-    for pos in live:
+    for pos in [] if always_on else live:
         why: list[str] = []
         value = pos.value_usd if quotes is None else _mark(pos, quotes)
         if value is None:
@@ -890,19 +893,31 @@ def hedge_decision(
         dte = (pos.expiry - session).days
         if pos.layer is HedgeLayer.SHORT and pos.name not in closing and dte < p.roll_below_dte:
             value = pos.value_usd if quotes is None else _mark(pos, quotes)
+            where = (
+                "replaced by a new short-layer tranche (always-on)"
+                if always_on
+                else "rolled into the medium bucket"
+            )
             why = [
                 f"time-shift: short-layer tranche has {dte} DTE < {p.roll_below_dte}: sold and "
-                "rolled into the medium bucket"
+                f"{where}"
             ]
             orders.append(_close(pos, why, value, quotes))
             closing.add(pos.name)
             rolls.append(pos)
 
     # ---- targets and purchases
-    targets = tranche_targets(score.score, p)
+    targets = tranche_targets(p.tranches_per_layer if always_on else score.score, p)
+    if always_on:
+        notes.append(
+            f"always-on hedge: every layer targets {p.tranches_per_layer} tranches whatever the "
+            "score; no monetise rules, no cost discipline"
+        )
     held = dict.fromkeys(LAYER_ORDER, 0)
+    replaced = {r.name for r in rolls} if always_on else set()
     for pos in live:
-        held[pos.layer] += pos.tranches
+        if pos.name not in replaced:  # always-on: a rolled tranche is replaced in its layer
+            held[pos.layer] += pos.tranches
     cap_frac = min(p.initiation_risk_frac, p.initiation_hard_cap_frac)
     budget = _Budget(
         window_spend=hedge_spend_window_usd,
@@ -912,15 +927,17 @@ def hedge_decision(
         cap_frac=cap_frac,
         equity=equity_usd,
         cycles=p.cost_window_cycles,
+        discipline=not always_on,
     )
     plan: list[LayerPlan] = []
     for layer in LAYER_ORDER:
         lp = p.layer(layer)
         layer_budget = lp.budget_frac * condor_max_loss_usd
         tranche_budget = layer_budget / p.tranches_per_layer
-        rolled_in = len(rolls) if layer is HedgeLayer.MEDIUM else 0
+        into_medium = layer is HedgeLayer.MEDIUM and not always_on
+        rolled_in = len(rolls) if into_medium else 0
         wanted: list[str] = [f"time-shift roll of {r.name} into the medium bucket" for r in rolls]
-        if layer is not HedgeLayer.MEDIUM:
+        if not into_medium:
             wanted = []
         n_target = max(0, targets[layer] - held[layer] - rolled_in)
         wanted += [

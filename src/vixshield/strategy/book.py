@@ -79,7 +79,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -373,7 +373,13 @@ class VixSkewSurface:
 
 
 def _chain_nodes(chain: pd.DataFrame) -> dict[tuple[str, date], tuple[FloatArray, FloatArray]]:
-    """``(family, expiry) -> (strikes ascending, iv)``, one iv per strike, OTM side preferred."""
+    """``(family, expiry) -> (strikes ascending, iv)``, one iv per strike, OTM side preferred.
+
+    Vectorised: one sort per (family, expiry) by strike, OTM rows first; the iv of a strike is
+    the mean over its rows of the preferred side (one row, or two when SPX and SPXW share the
+    expiry). A strike with more rows than that takes :func:`_chain_nodes_frame`, whose pandas
+    mean this does not reproduce to the last bit for three or more values.
+    """
     needed = {"root", "expiry", "strike", "right", "iv"}
     missing = sorted(needed - set(chain.columns))
     if missing:
@@ -381,6 +387,50 @@ def _chain_nodes(chain: pd.DataFrame) -> dict[tuple[str, date], tuple[FloatArray
             f"chain lacks columns {missing}; pass a chain through "
             "vixshield.data.chains.add_implied_vols first"
         )
+    iv = chain["iv"].to_numpy(dtype=np.float64)
+    rows = np.flatnonzero(np.isfinite(iv))
+    root = np.asarray(chain["root"].to_numpy(dtype=object))[rows]
+    family = np.where(np.isin(root, sorted(_SPX_FAMILY)), "SPX", root)
+    expiry = np.asarray(chain["expiry"].to_numpy(dtype=object))[rows]
+    strike = chain["strike"].to_numpy(dtype=np.float64)[rows]
+    if "forward" in chain.columns:
+        otm_call = strike >= chain["forward"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+        is_call = np.asarray(chain["right"].to_numpy(dtype=object))[rows] == "C"
+        otm = np.where(is_call, otm_call, ~otm_call)
+    else:
+        otm = np.ones(rows.size, dtype=np.bool_)
+    iv = iv[rows]
+    if rows.size and (family == family[0]).all() and (expiry == expiry[0]).all():
+        group = np.zeros(rows.size, dtype=np.int64)  # one expiry of one family (the usual)
+        keys = [((str(family[0]), expiry[0]), 0)]
+    else:
+        fam_codes, families = pd.factorize(family)
+        exp_codes, expiries = pd.factorize(expiry)
+        group = fam_codes.astype(np.int64) * max(len(expiries), 1) + exp_codes
+        keys = sorted(
+            ((str(families[g // max(len(expiries), 1)]), expiries[g % max(len(expiries), 1)]), g)
+            for g in np.unique(group).tolist()
+        )
+    out: dict[tuple[str, date], tuple[FloatArray, FloatArray]] = {}
+    for key, g in keys:
+        at = np.flatnonzero(group == g)
+        order = np.lexsort((~otm[at], strike[at]))  # by strike, OTM rows first
+        k, o, v = strike[at][order], otm[at][order], iv[at][order]
+        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        run = np.cumsum(np.r_[True, k[1:] != k[:-1]]) - 1
+        keep = o == o[starts][run]  # the preferred side: the run's first row is OTM if any is
+        counts = np.bincount(run[keep], minlength=starts.size)
+        if counts.max(initial=0) > 2:
+            return _chain_nodes_frame(chain)
+        sums = np.bincount(run[keep], weights=v[keep], minlength=starts.size)
+        out[key] = (k[starts].astype(np.float64), np.asarray(sums / counts, dtype=np.float64))
+    return out
+
+
+def _chain_nodes_frame(
+    chain: pd.DataFrame,
+) -> dict[tuple[str, date], tuple[FloatArray, FloatArray]]:
+    """:func:`_chain_nodes` with pandas groupby (any number of rows per strike)."""
     frame = chain.loc[np.isfinite(chain["iv"].to_numpy(dtype=np.float64))].copy()
     frame["family"] = np.where(frame["root"].isin(list(_SPX_FAMILY)), "SPX", frame["root"])
     if "forward" in frame.columns:
@@ -628,6 +678,10 @@ _LEG_COLUMNS: Final = (
 )
 
 
+_NO_LEGS: Final = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _LEG_COLUMNS})
+"""The frame of a book without options (copied for each caller)."""
+
+
 def leg_frame(book: Book, market: MarketState, surface: VolSurface) -> pd.DataFrame:
     r"""Model value and position Greeks of every option leg, one row per leg (USD, signed).
 
@@ -638,10 +692,16 @@ def leg_frame(book: Book, market: MarketState, surface: VolSurface) -> pd.DataFr
     expired legs, whose price is intrinsic value). Two pricer calls: BSM for the SPX-family legs
     and Black-76 for the VIX legs.
     """
+    columns = _leg_columns(book, market, surface)
+    return _NO_LEGS.copy() if columns is None else pd.DataFrame(columns)
+
+
+def _leg_columns(book: Book, market: MarketState, surface: VolSurface) -> dict[str, Any] | None:
+    """The columns of :func:`leg_frame` (None for a book without options)."""
     legs = leg_arrays(book)
     n = len(legs.contracts)
     if n == 0:
-        return pd.DataFrame({c: pd.Series(dtype=np.float64) for c in _LEG_COLUMNS})
+        return None
     t = legs.t_years(market.as_of)
     alive = t > 0.0
     vol = leg_vols(legs, surface, alive)
@@ -678,19 +738,17 @@ def leg_frame(book: Book, market: MarketState, surface: VolSurface) -> pd.DataFr
     if not np.all(np.isfinite(price)):
         i = int(np.argmin(np.isfinite(price)))
         raise InvalidInputError(f"could not value {legs.contracts[i].label()}: check its inputs")
-    return pd.DataFrame(
-        {
-            "structure": list(legs.structure),
-            "contract": [c.label() for c in legs.contracts],
-            "quantity": legs.quantity.astype(np.int64),
-            "t_years": t,
-            "underlying_price": under,
-            "vol": vol,
-            "price": price,
-            "value_usd": price * scale,
-            **cols,
-        }
-    )
+    return {
+        "structure": list(legs.structure),
+        "contract": [c.label() for c in legs.contracts],
+        "quantity": legs.quantity.astype(np.int64),
+        "t_years": t,
+        "underlying_price": under,
+        "vol": vol,
+        "price": price,
+        "value_usd": price * scale,
+        **cols,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -741,27 +799,36 @@ def book_greeks(book: Book, market: MarketState, surface: VolSurface) -> BookGre
         An equity holding without a beta, a VIX leg whose VX future is missing, or a vol the
         surface cannot give.
     """
-    legs = leg_frame(book, market, surface)
+    columns = _leg_columns(book, market, surface)
+    legs = _NO_LEGS.copy() if columns is None else pd.DataFrame(columns)
+
+    def total(name: str) -> float:
+        # as the frame's column sum (NaN skipped), from the column's own array
+        if columns is None:
+            return 0.0
+        values = np.asarray(columns[name], dtype=np.float64)
+        return float(np.where(np.isnan(values), 0.0, values).sum())
+
     spot = market.spx_spot
     eq_value = sum(e.value_usd for e in book.equities)
     eq_delta_pct = sum(e.value_usd * book.beta(e.symbol) / 100.0 for e in book.equities)
-    opt_delta_pts = float(legs["delta_spx_points"].sum())
-    gamma_pts = float(legs["gamma_spx_points_per_point"].sum())
+    opt_delta_pts = total("delta_spx_points")
+    gamma_pts = total("gamma_spx_points_per_point")
     delta_pts = opt_delta_pts + eq_delta_pct * 100.0 / spot
     return BookGreeks(
         spx_spot=spot,
-        options_value_usd=float(legs["value_usd"].sum()),
+        options_value_usd=total("value_usd"),
         equity_value_usd=float(eq_value),
         delta_spx_points=delta_pts,
         delta_usd_per_pct=delta_pts * spot / 100.0,
         equity_delta_usd_per_pct=float(eq_delta_pct),
         gamma_spx_points_per_point=gamma_pts,
         gamma_usd_per_pct_sq=gamma_pts * (spot / 100.0) ** 2,
-        vega_usd_per_volpt=float(legs["vega_usd_per_volpt"].sum()),
-        theta_usd_per_day=float(legs["theta_usd_per_day"].sum()),
-        vix_delta_usd_per_vixpt=float(legs["vix_delta_usd_per_vixpt"].sum()),
-        vix_gamma_usd_per_vixpt_sq=float(legs["vix_gamma_usd_per_vixpt_sq"].sum()),
-        vix_vega_usd_per_volpt=float(legs["vix_vega_usd_per_volpt"].sum()),
+        vega_usd_per_volpt=total("vega_usd_per_volpt"),
+        theta_usd_per_day=total("theta_usd_per_day"),
+        vix_delta_usd_per_vixpt=total("vix_delta_usd_per_vixpt"),
+        vix_gamma_usd_per_vixpt_sq=total("vix_gamma_usd_per_vixpt_sq"),
+        vix_vega_usd_per_volpt=total("vix_vega_usd_per_volpt"),
         legs=legs,
     )
 

@@ -70,7 +70,7 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vixshield.data.chains import IV_REASON_OK, add_implied_vols, chain_quote_time
+from vixshield.data.chains import IV_REASON_OK, chain_quote_time, implied_vols
 from vixshield.domain.positions import Leg, OptionContract, Right, Structure
 from vixshield.errors import InvalidInputError
 from vixshield.strategy.analytics import MarketInputs, StructureAnalytics, analyze
@@ -257,13 +257,44 @@ def price_chain(
     ``modelled``.
     """
     quote_time = chain_quote_time(chain)
-    rows = chain.loc[chain["root"].isin(list(roots))]
-    priced = add_implied_vols(rows, rate=rate)
+    keep = chain["root"].isin(list(roots)).to_numpy(dtype=np.bool_)
+    rows = chain if keep.all() else chain.loc[keep]
+    got = implied_vols(rows, rate=rate)  # add_implied_vols's columns, the frame built once
+    bid = rows["bid"].to_numpy(dtype=np.float64)
+    ask = rows["ask"].to_numpy(dtype=np.float64)
+    mid = 0.5 * (bid + ask)
+    liquid = _liquid(rows, mid, got.ok, liquidity)
+    return got.added_to(
+        rows,
+        mid=mid,
+        dte=_days_to(rows["expiry"].to_numpy(dtype=object), quote_time.date()),
+        liquid=liquid,
+        # A liquid quote has a solved implied vol, which needs a bid > 0: every liquid quote
+        # can be sold at its mid.
+        shortable=liquid,
+    )
+
+
+def _days_to(expiry: npt.NDArray[np.object_], today: date) -> npt.NDArray[np.int64]:
+    """Calendar days from ``today`` to each expiry, computed once per run of equal expiries."""
+    if expiry.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, expiry[1:] != expiry[:-1]])
+    if starts.size > 256:  # not listed expiry by expiry: once per distinct expiry instead
+        codes, uniques = pd.factorize(expiry, use_na_sentinel=False)
+        return np.array([(d - today).days for d in uniques], dtype=np.int64)[codes]
+    days = np.array([(d - today).days for d in expiry[starts]], dtype=np.int64)
+    return np.repeat(days, np.diff(np.r_[starts, expiry.size]))
+
+
+def _liquid(
+    priced: pd.DataFrame, mid: FloatArray, ok: npt.NDArray[np.bool_], liquidity: LiquidityParams
+) -> npt.NDArray[np.bool_]:
+    """The ``liquid`` flags of :func:`price_chain` (module docstring, step 2); ``ok`` is
+    ``iv_reason == "OK"``."""
     bid = priced["bid"].to_numpy(dtype=np.float64)
     ask = priced["ask"].to_numpy(dtype=np.float64)
-    mid = 0.5 * (bid + ask)
     width = ask - bid
-    ok = (priced["iv_reason"] == IV_REASON_OK).to_numpy(dtype=np.bool_)
     liquid = (
         ok
         & (width <= liquidity.max_quote_width_points)
@@ -276,37 +307,124 @@ def price_chain(
         if floor > 0 and column in priced.columns:
             given = priced[column].to_numpy(dtype=np.float64, na_value=np.nan)
             liquid &= np.isnan(given) | (given >= floor)
-    today = quote_time.date()
-    return priced.assign(
-        mid=mid,
-        dte=np.array([(d - today).days for d in priced["expiry"]], dtype=np.int64),
-        liquid=liquid,
-        # A liquid quote has a solved implied vol, which needs a bid > 0: every liquid quote
-        # can be sold at its mid.
-        shortable=liquid,
-    )
+    return np.asarray(liquid, dtype=np.bool_)
+
+
+def _with_liquidity(priced: pd.DataFrame, liquidity: LiquidityParams) -> pd.DataFrame:
+    """A :func:`price_chain` frame with ``liquid`` and ``shortable`` set by ``liquidity``."""
+    ok = (priced["iv_reason"] == IV_REASON_OK).to_numpy(dtype=np.bool_)
+    liquid = _liquid(priced, priced["mid"].to_numpy(dtype=np.float64), ok, liquidity)
+    if np.array_equal(liquid, priced["liquid"].to_numpy(dtype=np.bool_)):
+        return priced
+    return priced.assign(liquid=liquid, shortable=liquid)
+
+
+def _reuse(
+    priced: pd.DataFrame, *, roots: tuple[str, ...], liquidity: LiquidityParams
+) -> pd.DataFrame:
+    """A :func:`price_chain` frame (any roots and liquidity) as ``price_chain`` would give it for
+    ``roots`` and ``liquidity``: every column but ``liquid``/``shortable`` is per row or per
+    (root, expiry), so dropping other roots' rows leaves the rest as it was."""
+    keep = priced["root"].isin(list(roots)).to_numpy(dtype=np.bool_)
+    return _with_liquidity(priced if keep.all() else priced.loc[keep], liquidity)
+
+
+def _priced_for(
+    chain: pd.DataFrame,
+    priced: pd.DataFrame | None,
+    *,
+    rate: float,
+    roots: tuple[str, ...],
+    liquidity: LiquidityParams,
+) -> pd.DataFrame:
+    if priced is None:
+        return price_chain(chain, rate=rate, roots=roots, liquidity=liquidity)
+    return _reuse(priced, roots=roots, liquidity=liquidity)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """The columns of a :func:`price_chain` frame the builders read, as arrays (read once)."""
+
+    right: npt.NDArray[np.object_]
+    strike: FloatArray
+    mid: FloatArray
+    iv: FloatArray
+    abs_delta: FloatArray
+    liquid: npt.NDArray[np.bool_]
+    shortable: npt.NDArray[np.bool_]
+    forward: FloatArray
+    t_years: FloatArray
+    dte: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, priced: pd.DataFrame) -> _Table:
+        return cls(
+            right=priced["right"].to_numpy(dtype=object),
+            strike=priced["strike"].to_numpy(dtype=np.float64),
+            mid=priced["mid"].to_numpy(dtype=np.float64),
+            iv=priced["iv"].to_numpy(dtype=np.float64, na_value=np.nan),
+            abs_delta=np.abs(priced["delta"].to_numpy(dtype=np.float64, na_value=np.nan)),
+            liquid=priced["liquid"].to_numpy(dtype=np.bool_),
+            shortable=priced["shortable"].to_numpy(dtype=np.bool_),
+            forward=priced["forward"].to_numpy(dtype=np.float64, na_value=np.nan),
+            t_years=priced["t_years"].to_numpy(dtype=np.float64),
+            dte=priced["dte"].to_numpy(dtype=np.int64),
+        )
+
+
+def _expiry_groups(priced: pd.DataFrame) -> dict[tuple[str, date], npt.NDArray[np.intp]]:
+    """``(root, expiry) -> row positions`` (in row order), the rows of each expiry.
+
+    A chain lists an expiry's rows together: runs of equal (root, expiry) are found by
+    comparing neighbours; a chain in another order is hashed row by row instead.
+    """
+    roots = priced["root"].to_numpy(dtype=object)
+    expiries = priced["expiry"].to_numpy(dtype=object)
+    n = roots.size
+    if n == 0:
+        return {}
+    change = np.r_[True, (roots[1:] != roots[:-1]) | (expiries[1:] != expiries[:-1])]
+    starts = np.flatnonzero(change)
+    if starts.size <= 256:
+        bounds = np.r_[starts, n]
+        found: dict[tuple[str, date], list[npt.NDArray[np.intp]]] = {}
+        for i, start in enumerate(starts.tolist()):
+            key = (str(roots[start]), cast(date, expiries[start]))
+            found.setdefault(key, []).append(np.arange(start, bounds[i + 1], dtype=np.intp))
+        return {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in found.items()}
+    root_codes, root_values = pd.factorize(roots, use_na_sentinel=False)
+    expiry_codes, expiry_values = pd.factorize(expiries, use_na_sentinel=False)
+    combined = root_codes.astype(np.int64) * max(len(expiry_values), 1) + expiry_codes
+    order = np.argsort(combined, kind="stable")
+    keys, firsts = np.unique(combined[order], return_index=True)
+    out: dict[tuple[str, date], npt.NDArray[np.intp]] = {}
+    for key, rows in zip(keys.tolist(), np.split(order, firsts[1:]), strict=True):
+        r, e = divmod(key, max(len(expiry_values), 1))
+        out[(str(root_values[r]), cast(date, expiry_values[e]))] = rows
+    return out
 
 
 def _expiry_order(
-    priced: pd.DataFrame, *, roots: tuple[str, ...], target: int, lo: int, hi: int
+    columns: _Table,
+    groups: dict[tuple[str, date], npt.NDArray[np.intp]],
+    *,
+    roots: tuple[str, ...],
+    target: int,
+    lo: int,
+    hi: int,
 ) -> tuple[list[tuple[str, date, int]], str | None]:
     """Expiries in the DTE window in preference order, or a reason when there are none."""
-    table = priced[["root", "expiry", "dte"]].drop_duplicates()
-    inside = table.loc[(table["dte"] >= lo) & (table["dte"] <= hi)]
-    if inside.empty:
-        listed = sorted({(int(d), str(r), e) for r, e, d in table.itertuples(index=False)})
+    table = [(r, e, int(columns.dte[rows[0]])) for (r, e), rows in groups.items()]
+    inside = [(r, e, d) for r, e, d in table if lo <= d <= hi]
+    if not inside:
+        listed = sorted({(d, r, e) for r, e, d in table})
         near = min(listed, key=lambda x: abs(x[0] - target), default=None)
         hint = "" if near is None else f"; nearest listed: {near[1]} {near[2]} ({near[0]} DTE)"
         return [], (f"no {'/'.join(roots)} expiry with {lo}-{hi} days to expiry in the chain{hint}")
     rank = {r: i for i, r in enumerate(roots)}
-    rows = [
-        (str(r), cast(date, e), int(d))
-        for r, e, d in zip(
-            inside["root"].tolist(), inside["expiry"].tolist(), inside["dte"].tolist(), strict=True
-        )
-    ]
-    rows.sort(key=lambda row: (abs(row[2] - target), row[2], rank[row[0]]))
-    return rows, None
+    inside.sort(key=lambda row: (abs(row[2] - target), row[2], rank[row[0]]))
+    return inside, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,16 +439,25 @@ class _Side:
     shortable: npt.NDArray[np.bool_]
 
     @classmethod
-    def of(cls, group: pd.DataFrame, right: str) -> _Side:
-        side = group.loc[group["right"] == right].sort_values("strike", kind="stable")
+    def of(cls, table: _Table, rows: npt.NDArray[np.intp], right: str) -> _Side:
+        """The rows (of one expiry) with ``right``, by strike (stable: ties keep row order)."""
+        mine = rows[table.right[rows] == right]
+        at = mine[np.argsort(table.strike[mine], kind="stable")]
         return cls(
-            strike=side["strike"].to_numpy(dtype=np.float64),
-            mid=side["mid"].to_numpy(dtype=np.float64),
-            iv=side["iv"].to_numpy(dtype=np.float64, na_value=np.nan),
-            abs_delta=np.abs(side["delta"].to_numpy(dtype=np.float64, na_value=np.nan)),
-            liquid=side["liquid"].to_numpy(dtype=np.bool_),
-            shortable=side["shortable"].to_numpy(dtype=np.bool_),
+            strike=table.strike[at],
+            mid=table.mid[at],
+            iv=table.iv[at],
+            abs_delta=table.abs_delta[at],
+            liquid=table.liquid[at],
+            shortable=table.shortable[at],
         )
+
+
+def _forward_and_time(table: _Table, rows: npt.NDArray[np.intp]) -> tuple[float, float]:
+    """The expiry's forward (its first row with one; 0 without) and time to settlement."""
+    forward = table.forward[rows]
+    known = forward[~np.isnan(forward)]
+    return (float(known[0]) if known.size else 0.0), float(table.t_years[rows[0]])
 
 
 def _nearest(values: FloatArray, target: float, mask: npt.NDArray[np.bool_]) -> int | None:
@@ -419,7 +546,8 @@ def _contract(root: str, expiry: date, strike: float, right: Right) -> OptionCon
 
 
 def _condor_at(
-    group: pd.DataFrame,
+    table: _Table,
+    rows: npt.NDArray[np.intp],
     *,
     root: str,
     expiry: date,
@@ -431,9 +559,8 @@ def _condor_at(
     quote_time: datetime,
 ) -> Candidate | list[str]:
     label = f"{root} {expiry.isoformat()} ({dte} DTE)"
-    puts, calls = _Side.of(group, "P"), _Side.of(group, "C")
-    forward = float(group["forward"].dropna().iloc[0]) if group["forward"].notna().any() else 0.0
-    t_years = float(group["t_years"].iloc[0])
+    puts, calls = _Side.of(table, rows, "P"), _Side.of(table, rows, "C")
+    forward, t_years = _forward_and_time(table, rows)
     if not forward > 0:
         return [f"{label}: no put-call parity forward (no strike with a call and a put both bid)"]
     atm_sd = _atm_sd(puts, calls, forward, t_years)
@@ -583,6 +710,7 @@ def build_iron_condor(
     params: CondorParams | None = None,
     spot: float | None = None,
     quantity: int = 1,
+    priced: pd.DataFrame | None = None,
 ) -> Candidate | Refusal:
     """An iron condor from a canonical chain by METHOD §5, or a refusal with reasons.
 
@@ -598,6 +726,11 @@ def build_iron_condor(
         Index level; default: the chain's ``underlying`` (or underlying bid/ask mid).
     quantity
         Condors (each leg ``±quantity``); sizing is decided elsewhere (METHOD §9).
+    priced
+        ``chain`` already through :func:`price_chain` at the same ``rate``, with at least the
+        roots of ``params`` (any liquidity): used instead of pricing the chain again (rows of
+        other roots are dropped and ``liquid`` is re-applied from ``params.liquidity``, so the
+        result is the same).
 
     Returns
     -------
@@ -613,17 +746,18 @@ def build_iron_condor(
     _check_quantity(quantity)
     level = _resolve_spot(chain, spot)
     quote_time = chain_quote_time(chain)
-    priced = price_chain(chain, rate=rate, roots=p.roots, liquidity=p.liquidity)
+    frame = _priced_for(chain, priced, rate=rate, roots=p.roots, liquidity=p.liquidity)
+    groups = _expiry_groups(frame)
+    table = _Table.of(frame)
     order, why = _expiry_order(
-        priced, roots=p.roots, target=p.target_dte, lo=p.min_dte, hi=p.max_dte
+        table, groups, roots=p.roots, target=p.target_dte, lo=p.min_dte, hi=p.max_dte
     )
     if why is not None:
         return Refusal("iron condor", (why,))
     reasons: list[str] = []
-    groups = dict(tuple(priced.groupby(["root", "expiry"], sort=False)))
     for root, expiry, dte in order:
         got = _condor_at(
-            groups[(root, expiry)],
+            table, groups[(root, expiry)],
             root=root, expiry=expiry, dte=dte, spot=level, rate=rate, params=p,
             quantity=quantity, quote_time=quote_time,
         )  # fmt: skip
@@ -634,7 +768,8 @@ def build_iron_condor(
 
 
 def _bwb_at(
-    group: pd.DataFrame,
+    table: _Table,
+    rows: npt.NDArray[np.intp],
     *,
     root: str,
     expiry: date,
@@ -649,9 +784,8 @@ def _bwb_at(
 ) -> Candidate | list[str]:
     label = f"{root} {expiry.isoformat()} ({dte} DTE)"
     right = Right.PUT if side_name == "put" else Right.CALL
-    side = _Side.of(group, right.value)
-    forward = float(group["forward"].dropna().iloc[0]) if group["forward"].notna().any() else 0.0
-    t_years = float(group["t_years"].iloc[0])
+    side = _Side.of(table, rows, right.value)
+    forward, t_years = _forward_and_time(table, rows)
     if not forward > 0:
         return [f"{label}: no put-call parity forward (no strike with a call and a put both bid)"]
     window = (side.abs_delta >= params.short_delta_min) & (side.abs_delta <= params.short_delta_max)
@@ -721,12 +855,13 @@ def build_bwb(
     prefer_put_side: bool = False,
     spot: float | None = None,
     quantity: int = 1,
+    priced: pd.DataFrame | None = None,
 ) -> Candidate | Refusal:
     """A short-dated broken-wing butterfly (METHOD §6), or a refusal with reasons.
 
     Parameters
     ----------
-    chain, rate, spot, quantity
+    chain, rate, spot, quantity, priced
         As :func:`build_iron_condor` (``quantity`` butterflies: the body is ``-2 x quantity``).
     params
         Construction rules (default :class:`BwbParams`).
@@ -744,18 +879,19 @@ def build_bwb(
     quote_time = chain_quote_time(chain)
     side_name: Literal["put", "call"] = "put" if prefer_put_side else p.side
     target = p.skewed_short_delta if prefer_put_side else p.short_delta
-    priced = price_chain(chain, rate=rate, roots=p.roots, liquidity=p.liquidity)
+    frame = _priced_for(chain, priced, rate=rate, roots=p.roots, liquidity=p.liquidity)
+    groups = _expiry_groups(frame)
+    table = _Table.of(frame)
     order, why = _expiry_order(
-        priced, roots=p.roots, target=p.target_dte, lo=p.min_dte, hi=p.max_dte
+        table, groups, roots=p.roots, target=p.target_dte, lo=p.min_dte, hi=p.max_dte
     )
     kind = f"{side_name} broken-wing butterfly"
     if why is not None:
         return Refusal(kind, (why,))
     reasons: list[str] = []
-    groups = dict(tuple(priced.groupby(["root", "expiry"], sort=False)))
     for root, expiry, dte in order:
         got = _bwb_at(
-            groups[(root, expiry)],
+            table, groups[(root, expiry)],
             root=root, expiry=expiry, dte=dte, spot=level, rate=rate, params=p,
             side_name=side_name, target_delta=target, quantity=quantity, quote_time=quote_time,
         )  # fmt: skip

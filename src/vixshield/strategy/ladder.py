@@ -363,6 +363,7 @@ def ladder_decision(
     equity_usd: float,
     sizing: SizingParams | None = None,
     params: LadderParams | None = None,
+    priced: pd.DataFrame | None = None,
 ) -> OrderIntent | Refusal:
     """Whether to open a new ladder rung today (METHOD §6), with reasons.
 
@@ -388,6 +389,10 @@ def ladder_decision(
         Account equity, USD (> 0).
     sizing, params
         Sizing budgets (:class:`SizingParams`) and ladder rules (:class:`LadderParams`).
+    priced
+        ``chain`` already through :func:`~vixshield.strategy.condor.price_chain` at ``rate``
+        (SPX and SPXW rows, any liquidity), to be reused by the builder instead of pricing the
+        chain again (see :func:`~vixshield.strategy.condor.build_iron_condor`).
 
     Returns
     -------
@@ -450,9 +455,11 @@ def ladder_decision(
     reasons.append(skew_reason)
     built: Candidate | BuildRefusal
     if prefer_put or p.structure == "bwb":
-        built = build_bwb(chain, rate=rate, params=p.bwb_params(), prefer_put_side=prefer_put)
+        built = build_bwb(
+            chain, rate=rate, params=p.bwb_params(), prefer_put_side=prefer_put, priced=priced
+        )
     else:
-        built = build_iron_condor(chain, rate=rate, params=p.condor_params())
+        built = build_iron_condor(chain, rate=rate, params=p.condor_params(), priced=priced)
     if isinstance(built, BuildRefusal):
         return Refusal(Layer.LADDER, _WHAT, (*reasons, f"no {built.kind}:", *built.reasons))
     reasons.extend(built.notes)

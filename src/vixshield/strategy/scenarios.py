@@ -235,16 +235,13 @@ def scenario_table(
             legs, market, surface, p, spot=spot, vix_level=vix_level, vix_move=vix_move, days=days
         )
 
-    table = pd.DataFrame(
-        {
-            "spx_move_pct": pct[1:],
-            "vix_move_pts": vix_move[1:],
-            "days": days[1:],
-            "spx": spot[1:],
-            "vix": vix_level[1:],
-        },
-        index=pd.Index(names, name="scenario"),
-    )
+    columns: dict[str, np.ndarray] = {
+        "spx_move_pct": pct[1:],
+        "vix_move_pts": vix_move[1:],
+        "days": days[1:],
+        "spx": spot[1:],
+        "vix": vix_level[1:],
+    }
     reference = values[0] if basis == "mark" else legs.fill_price * legs.scale
     pnl_legs = values[1:] - reference
     total = np.zeros(len(scen))
@@ -256,15 +253,15 @@ def scenario_table(
         pnl = pnl_legs[:, structure_of == s.name].sum(axis=1)
         if basis == "fill":
             pnl = pnl - book.fees_usd.get(s.name, 0.0)
-        table[col] = pnl
+        columns[col] = pnl  # a name listed twice keeps its first place, the last values
         total += pnl
     if book.equities:
         beta_value = sum(e.value_usd * book.beta(e.symbol) for e in book.equities)
         eq = beta_value * pct[1:] / 100.0
-        table[EQUITY_COLUMN] = eq
+        columns[EQUITY_COLUMN] = eq
         total += eq
-    table[TOTAL_COLUMN] = total
-    return table
+    columns[TOTAL_COLUMN] = total
+    return pd.DataFrame(columns, index=pd.Index(names, name="scenario"))
 
 
 def _reprice(
