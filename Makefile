@@ -16,6 +16,7 @@ demo: $(STAMP)
 	$(BIN)/vixshield demo
 
 test: $(STAMP)
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
