@@ -563,22 +563,71 @@ def demo(
             "default market.",
         ),
     ] = True,
+    backtest_months: Annotated[
+        int,
+        typer.Option(
+            "--backtest-months",
+            help="Months of history the demo backtest walks, ending on the demo's day "
+            "(0 skips the backtest).",
+        ),
+    ] = 12,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes for the backtest (default: usable cores).")
+    ] = 0,
 ) -> None:
-    """Show one day of the market (your store, or the embedded default market) and where the
-    report is: the daily signal, the snapshot, expiries, a 45-DTE iron condor from the day's
-    chain, the VIX on that chain."""
-    from vixshield.report.demo import build_demo_report, history_for_demo
+    """The demo: a backtest of the method and its baselines at the mid and at the touch, then
+    the daily signal and the market for the last day (your store, or the embedded default
+    market), with the paths of both reports."""
+    from vixshield.backtest.suite import default_workers
+    from vixshield.config import StrategyConfig
+    from vixshield.report.backtest_report import write_backtest_report
+    from vixshield.report.demo import DEMO_EQUITY_USD, build_demo_report, history_for_demo
 
     today = SystemClock().now().astimezone(NEW_YORK).date()
     day = _parse_date(as_of, default=today, name="--date")
+    backtest_html: Path | None = None
     try:
         store = _data_dir(data_dir) if use_store else None
         history, source = history_for_demo(store, day)
+        last = max(d for d in history.sessions if d <= day)
+        if backtest_months > 0:
+            first = _months_before(last, backtest_months)
+            config = StrategyConfig()
+            result, _ = _run_backtest_suite(
+                history, first, last, config, DEMO_EQUITY_USD,
+                list(_ALL_STRATEGIES), [0.0, 1.0], workers or default_workers(),
+                quiet=False, benchmarks=False, indices_csv=None,
+            )  # fmt: skip
+            paths = write_backtest_report(
+                out / "backtest",
+                result.runs,
+                title=f"VixShield demo backtest {result.start} to {result.end}",
+                config_text="(defaults)",
+                data_description=source.label,
+            )
+            backtest_html = paths.html
+            _show_backtest(result)
         path = build_demo_report(history, source, out)
     except VixShieldError as exc:
         raise _fail(exc) from None
     console.print(path.read_text(encoding="utf-8"), markup=False, highlight=False)
-    console.print(f"\nReport written to [bold]{path.resolve()}[/] (and demo.json beside it).")
+    if backtest_html is not None:
+        console.print(
+            f"\nBacktest report: [bold]{backtest_html.resolve()}[/] (JSON/CSV beside it)."
+        )
+    console.print(f"Signal report: [bold]{path.resolve()}[/] (and demo.json beside it).")
+
+
+_ALL_STRATEGIES = ("full_alvh", "unhedged", "static_442", "vxth_hedge", "buy_and_hold")
+
+
+def _months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier (clamped to the month's end)."""
+    import calendar as month_calendar
+
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last_day = month_calendar.monthrange(y, m + 1)[1]
+    return date(y, m + 1, min(day.day, last_day))
 
 
 class DataSourceOption(StrEnum):
@@ -805,6 +854,342 @@ def signal(
         _print_json(payload)
         return
     _show_signal(payload)
+
+
+def _backtest_history(source: DataSourceOption, data_dir: Path | None) -> tuple[Any, str]:
+    """The market for ``backtest``: the local store, or the embedded default market."""
+    from vixshield.data.market import MarketHistory
+    from vixshield.data.store import Store
+    from vixshield.report.demo import default_history
+
+    if source is DataSourceOption.synthetic:
+        today = SystemClock().now().astimezone(NEW_YORK).date()
+        return default_history(today), "embedded default market (seed 7, every datum modelled)"
+    store_dir = _data_dir(data_dir)
+    if not (store_dir / "manifest.json").exists():
+        raise VixShieldError(
+            f"the local store at {store_dir} is empty: import the market data first "
+            "(vixshield data import FOLDER) or run with --data synthetic"
+        )
+    return MarketHistory.from_store(Store(store_dir)), f"local store {store_dir} (real data)"
+
+
+@app.command()
+def backtest(
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="Strategy configuration TOML.")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First session, YYYY-MM-DD (default: 24 months before --end)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last session, YYYY-MM-DD (default: the last one).")
+    ] = None,
+    data: Annotated[
+        DataSourceOption,
+        typer.Option(
+            "--data",
+            help="real: the local store; synthetic: the embedded default market (seed 7).",
+        ),
+    ] = DataSourceOption.real,
+    equity: Annotated[float, typer.Option("--equity", help="Starting equity, USD.")] = 1_000_000.0,
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated strategies: full_alvh, unhedged, static_442, vxth_hedge, "
+            "buy_and_hold."
+        ),
+    ] = ",".join(_ALL_STRATEGIES),
+    fractions: Annotated[
+        str,
+        typer.Option(
+            "--k",
+            help="Comma-separated fill fractions of the half-spread: 0 fills at the mid, 1 at "
+            "the touch. Each strategy runs at each.",
+        ),
+    ] = "0,1",
+    benchmarks: Annotated[
+        bool,
+        typer.Option(
+            "--benchmarks/--no-benchmarks",
+            help="Also run the Cboe PUT/BXM/CNDR/BFLY/VXTH rules and compare them with the "
+            "published monthly levels (real data overlapping 1990-2015 only).",
+        ),
+    ] = True,
+    indices_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--indices",
+            help="Published Cboe strategy index levels (default "
+            "$VIXSHIELD_REAL_DATA/indices/cboe_strategy_monthly_1986_2015.csv, else "
+            "../shared/data/indices/...).",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (default: the usable cores).")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the report.")] = Path("reports/backtest"),
+    data_dir: DataDirOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON for scripts.")
+    ] = False,
+) -> None:
+    """Backtest the method and its baselines over history and write the report.
+
+    Each strategy runs through the same decision code as `signal`, net of Cboe fees, at each
+    fill fraction; the report (HTML, plotly inlined, works offline) and JSON/CSV of every
+    series go to --out.
+    """
+    from vixshield.backtest.suite import default_workers
+    from vixshield.config import load_config
+    from vixshield.report.backtest_report import write_backtest_report
+
+    try:
+        config = load_config(config_file)
+        config_text = config_file.read_text(encoding="utf-8") if config_file else "(defaults)"
+        history, label = _backtest_history(data, data_dir)
+        last = history.sessions[-1]
+        stop = _parse_date(end, default=last, name="--end")
+        if stop > last:
+            raise VixShieldError(f"--end {stop} is after the history's last session {last}")
+        first = _parse_date(start, default=_months_before(stop, 24), name="--start")
+        names = [s.strip() for s in strategies.split(",") if s.strip()]
+        try:
+            ks = [float(k) for k in fractions.split(",") if k.strip()]
+        except ValueError:
+            raise VixShieldError(f"--k {fractions!r}: give numbers like 0,0.5,1") from None
+        result, comparison = _run_backtest_suite(
+            history, first, stop, config, equity, names, ks,
+            workers or default_workers(), quiet=as_json,
+            benchmarks=benchmarks and data is DataSourceOption.real,
+            indices_csv=indices_csv,
+        )  # fmt: skip
+        paths = write_backtest_report(
+            out,
+            result.runs,
+            title=f"VixShield backtest {result.start} to {result.end}",
+            config_text=config_text,
+            data_description=label,
+            benchmarks=comparison,
+            generated_at=SystemClock().now(),
+            settings={
+                "window asked": f"{first} to {stop}",
+                "worker processes": workers or default_workers(),
+            },
+        )
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    summary = {
+        "start": result.start.isoformat(),
+        "end": result.end.isoformat(),
+        "data": label,
+        "report": str(paths.html.resolve()),
+        "runs": {
+            name: {f"{k:g}": json.loads(r.metrics.to_json()) for k, r in by_k.items()}
+            for name, by_k in result.runs.items()
+        },
+    }
+    if as_json:
+        _print_json(summary)
+        return
+    _show_backtest(result)
+    console.print(f"\nReport written to [bold]{paths.html.resolve()}[/] (JSON/CSV beside it).")
+
+
+def _run_backtest_suite(
+    history: Any,
+    first: date,
+    stop: date,
+    config: Any,
+    equity: float,
+    names: list[str],
+    ks: list[float],
+    workers: int,
+    *,
+    quiet: bool,
+    benchmarks: bool,
+    indices_csv: Path | None,
+) -> tuple[Any, Any]:
+    """The suite with a progress bar, and the Cboe comparison when asked and possible."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from vixshield.backtest.cboe import BENCHMARKS, compare_with_published
+    from vixshield.backtest.suite import run_suite
+
+    published = _indices_csv(indices_csv) if benchmarks else None
+    rules: tuple[str, ...] = ()
+    if published is not None:
+        if first > _PUBLISHED_END:
+            Console(stderr=True).print(
+                f"[yellow]benchmarks skipped:[/] the published Cboe levels end "
+                f"{_PUBLISHED_END}, before --start {first}"
+            )
+        else:
+            rules = tuple(BENCHMARKS)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("backtest sessions", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = run_suite(
+            history, start=first, end=stop, config=config, equity_usd=equity,
+            strategies=names, ks=ks, workers=workers, progress=progress, benchmarks=rules,
+        )  # fmt: skip
+    comparison = None
+    if rules and published is not None:
+        comparison = compare_with_published(result.benchmarks, published)
+    return result, comparison
+
+
+_PUBLISHED_END = date(2015, 12, 31)  # last month of the published Cboe file
+
+
+def _indices_csv(given: Path | None) -> Path | None:
+    """The published Cboe monthly levels: --indices, else the shared data folder, else None."""
+    if given is not None:
+        if not given.exists():
+            raise VixShieldError(f"--indices {given}: no such file")
+        return given
+    name = Path("indices") / "cboe_strategy_monthly_1986_2015.csv"
+    root = os.environ.get("VIXSHIELD_REAL_DATA")
+    for base in ([Path(root)] if root else []) + [Path("..") / "shared" / "data"]:
+        if (base / name).exists():
+            return base / name
+    Console(stderr=True).print(
+        "[yellow]benchmarks skipped:[/] no published Cboe levels found; pass --indices FILE"
+    )
+    return None
+
+
+def _show_backtest(result: Any) -> None:
+    table = Table(title=f"Backtest {result.start} to {result.end} (net of fees)")
+    table.add_column("strategy")
+    table.add_column("k", justify="right")
+    for col in ("CAGR", "vol", "Sharpe", "max DD", "Calmar", "CVaR95 (day)", "final equity"):
+        table.add_column(col, justify="right")
+    for name, by_k in result.runs.items():
+        for k, r in by_k.items():
+            m = r.metrics
+            table.add_row(
+                name,
+                f"{k:g}",
+                _pct(m.cagr),
+                _pct(m.vol_annual),
+                _cell(m.sharpe),
+                _pct(m.max_drawdown),
+                _cell(m.calmar),
+                _pct(m.cvar95_daily),
+                f"{float(r.equity.iloc[-1]):,.0f}",
+            )
+    console.print(table)
+
+
+def _pct(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{100 * x:.2f}%"
+
+
+@app.command()
+def sweep(
+    spec: Annotated[
+        Path,
+        typer.Argument(
+            help="Sweep spec TOML: [sweep] mode/samples/seed/objective, [sweep.grid] or "
+            "[sweep.random] over dotted config keys, optional [base]."
+        ),
+    ],
+    start: Annotated[str, typer.Option(help="First session, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last session, YYYY-MM-DD.")],
+    data: Annotated[
+        DataSourceOption,
+        typer.Option(
+            "--data",
+            help="real: the local store; synthetic: the embedded default market (seed 7).",
+        ),
+    ] = DataSourceOption.synthetic,
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="Base configuration TOML (under [base]).")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Local worker processes (default: every core; 1 runs in-process)."),
+    ] = 0,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Run on a Ray cluster at this address (host:port or auto; 'local' starts "
+            "an in-process one). The market data goes into Ray's object store once.",
+        ),
+    ] = None,
+    walk_forward: Annotated[
+        bool,
+        typer.Option(
+            "--walk-forward",
+            help="Walk-forward: pick the best config in each in-sample window, judge it on "
+            "the next out-of-sample window, stitch the out-of-sample curve.",
+        ),
+    ] = False,
+    is_months: Annotated[int, typer.Option(help="In-sample months per fold.")] = 12,
+    oos_months: Annotated[int, typer.Option(help="Out-of-sample months per fold.")] = 3,
+    anchored: Annotated[
+        bool, typer.Option(help="In-sample windows all start at --start (expanding).")
+    ] = False,
+    equity: Annotated[float, typer.Option("--equity", help="Starting equity, USD.")] = 1e6,
+    fill_k: Annotated[
+        float | None,
+        typer.Option("--k", help="Fill fraction of the half-spread (default 0.5)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for sweep.json/csv.")] = Path("reports/sweep"),
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Grid or random search over configurations, in parallel, with walk-forward evaluation.
+
+    Each configuration is a full backtest (the same decision code as `signal`); the ranked
+    table and every metric go to --out as JSON and CSV.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from vixshield.backtest.sweep import sweep_command_impl
+
+    first = _parse_date(start, default=date.min, name="--start")
+    last = _parse_date(end, default=date.max, name="--end")
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=as_json,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("configurations", total=None)
+            result, paths = sweep_command_impl(
+                spec, start=first, end=last, data=data.value,
+                store_dir=_data_dir(data_dir) if data is DataSourceOption.real else None,
+                config_path=config_file, workers=workers or None, ray_address=ray_address,
+                walk_forward_eval=walk_forward, is_months=is_months, oos_months=oos_months,
+                anchored=anchored, equity_usd=equity, fill_k=fill_k, out_dir=out,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )  # fmt: skip
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(result.to_json(indent=2) + "\n")
+        return
+    Console(width=max(console.width, 200)).print(
+        result.summary().to_string(index=False), markup=False, highlight=False
+    )
+    console.print(f"\nWritten: {', '.join(str(p) for p in paths)}")
 
 
 def main() -> None:  # pragma: no cover - console entry point
