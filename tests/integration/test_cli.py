@@ -159,9 +159,18 @@ def test_calendar_rejects_a_bad_date() -> None:
 def test_demo_on_the_default_market(tmp_path: Path) -> None:
     out = tmp_path / "report"
     res = runner.invoke(
-        app, ["demo", "--out", str(out), "--date", "2026-11-20", "--default-market"]
-    )
+        app,
+        ["demo", "--out", str(out), "--date", "2026-11-20", "--default-market",
+         "--backtest-months", "1", "--workers", "1"],
+    )  # fmt: skip
     assert res.exit_code == 0, res.output
+    summary = json.loads((out / "backtest" / "summary.json").read_text())
+    assert set(summary["runs"]) == {
+        "full_alvh", "unhedged", "static_442", "vxth_hedge", "buy_and_hold"
+    }  # fmt: skip
+    assert all(set(r["k"]) == {"0", "1"} for r in summary["runs"].values())
+    equity = (out / "backtest" / "equity.csv").read_text().splitlines()
+    assert equity[1].startswith("2026-10-20") and equity[-1].startswith("2026-11-20")
     data = json.loads((out / "demo.json").read_text())
     assert data["all_modelled"] is True
     assert data["chain_source"] == "model"
@@ -186,7 +195,8 @@ def test_demo_on_the_default_market(tmp_path: Path) -> None:
     assert all(leg["bid"] <= leg["mid"] <= leg["ask"] for leg in legs)
     assert condor["reprice_max_abs_error"] < 1e-8
     assert abs(data["vix_check"]["difference"]) < 0.1 * data["vix_check"]["vix_of_the_day"]
-    assert "Report written to" in res.stdout
+    assert "Backtest report:" in res.stdout
+    assert "Signal report:" in res.stdout
 
 
 @pytest.mark.real
@@ -197,7 +207,9 @@ def test_demo_uses_the_local_store_when_it_has_data(real_data: Path, tmp_path: P
     )
     assert imp.exit_code == 0, imp.output
     out = tmp_path / "report"
-    res = runner.invoke(app, ["demo", "--out", str(out), "--data-dir", str(store)])
+    res = runner.invoke(
+        app, ["demo", "--out", str(out), "--data-dir", str(store), "--backtest-months", "0"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads((out / "demo.json").read_text())
     assert data["all_modelled"] is False
