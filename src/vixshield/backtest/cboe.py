@@ -1,6 +1,6 @@
 r"""The Cboe strategy benchmarks PUT, BXM, CNDR, BFLY and VXTH as stages on the same engine.
 
-Each benchmark is a :class:`~vixshield.engine.Stage` (plus, for BXM and VXTH, an
+Each benchmark is a :class:`~vixshield.engine.Stage` (plus, for BXM, VXTH and SPTR, an
 :class:`~vixshield.backtest.runner.IndexSleeve`) run by
 :func:`~vixshield.backtest.runner.run_backtest` exactly like the method itself: the same
 sessions, chains, fills, settlement proxies, interest and marks. :func:`run_benchmark` runs
@@ -52,10 +52,10 @@ strike outward (never needed on the 1990-2015 rolls).
 
 **Whole contracts.** Quantities are rounded to the nearest whole contract, so the position is
 off by at most half a contract: a relative error of at most ``0.5 / n``. Run on a large
-notional (:data:`DEFAULT_EQUITY_USD`, 1e9 USD) this is negligible: through 2015 (S&P 500 at
-most about 2,130) ``n`` is at least about 4,700 puts (PUT, ``K - P`` about 2,100 points), 9,000
-condors (CNDR/BFLY accounts under 1,100 points) and 30,000 VIX calls, so the bound is 1.1e-4 of
-the option position, under 0.01% of a month's return.
+notional (:data:`DEFAULT_EQUITY_USD`, 1e9 USD) this is negligible: over the 1990-2015 rolls
+the smallest counts were 30,276 puts (PUT), 29,913 calls (BXM), 19,529 condors (CNDR), 42,134
+butterflies (BFLY) and, 2007-2015, 12,129 VIX calls (VXTH), so the bound is at most 4.1e-5 of
+the option position.
 
 Fills and costs: at the mid (``half_spread_fraction`` 0) with no fees and no index trading
 cost (:data:`INDEX_FILL`): the Cboe indices are computed at mids without costs.
@@ -77,7 +77,8 @@ What stands in for what
   bill (CNDR, BFLY) or 1- and 3-month bills (PUT) and accrues nothing on roll days.
 * **Dividends.** The sleeve earns a constant yield (``div_yield``, default 1.5%), credited in
   cash each session and reinvested by the sleeve; the published BXM and SPTR reinvest the
-  actual dividends (1.1% to 3.7% a year over 1990-2015).
+  actual dividends (in the file SPTR beats SPX by 1.0 to 4.2 points a year over 1990-2015,
+  2.35 on average).
 * **VXTH** has no column in the published file (it starts in 2006 and is not in the file): it
   is run and described, not compared. Its VIX options come from the model VIX chain on the VX
   curve and VVIX (:func:`~vixshield.data.model_chains.model_vix_chain`): VVIX exists from
@@ -86,8 +87,23 @@ What stands in for what
 
 Measured comparison
 -------------------
-See ``docs/cboe_benchmarks.md`` for the full 1990-2015 table, the command that produced it,
-and the measured figures behind the thresholds of ``tests/real/test_cboe_real.py``.
+``python scripts/cboe_benchmarks.py --workers 2`` (1990-01-02..2015-12-31, VXTH from
+2007-01-03; 738 s on two cores), monthly returns 1990-02..2015-12, percent but ``corr``:
+
+=====  ======  =====  =====  =======  =======  ======  ======  =======  =======
+rule   months  corr   TE/yr  ret mod  ret pub  DD mod  DD pub  vol mod  vol pub
+=====  ======  =====  =====  =======  =======  ======  ======  =======  =======
+PUT    311     0.963  2.67   9.56     10.05    -40.29  -32.66  9.69     9.91
+BXM    311     0.978  2.20   9.12     8.73     -35.37  -35.81  10.54    10.35
+CNDR   311     0.901  3.06   6.76     6.76     -17.02  -13.66  6.70     7.01
+BFLY   311     0.883  5.42   6.35     6.08     -50.40  -33.75  11.42    10.86
+SPTR   311     1.000  0.28   8.92     9.62     -51.60  -50.95  14.53    14.54
+VXTH   107     -      -      3.54     -        -45.71  -       13.42    -
+=====  ======  =====  =====  =======  =======  ======  ======  =======  =======
+
+``docs/cboe_benchmarks.md`` has the sub-periods, the largest monthly differences and their
+causes (mostly expiry mornings that gapped past the open print proxying the SOQ), and the
+measured figures behind the thresholds of ``tests/real/test_cboe_real.py``.
 """
 
 from __future__ import annotations
@@ -106,6 +122,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from vixshield import calendar
+from vixshield.backtest.baselines import vxth_weight  # the CBOE.md §7 table, shared
 from vixshield.backtest.costs import CostParams
 from vixshield.backtest.fills import FillParams
 from vixshield.backtest.portfolio import Portfolio
@@ -199,7 +216,6 @@ _CNDR_SHORT: Final = 0.20
 _CNDR_LONG: Final = 0.05
 _BFLY_WING: Final = 0.05
 _VXTH_DELTA: Final = 0.30
-_VXTH_TABLE: Final = ((15.0, 0.0), (30.0, 0.01), (50.0, 0.005))
 """``(upper bound inclusive, weight)``; above the last bound the weight is 0 (``CBOE.md`` §7)."""
 _TIE: Final = 1e-12
 
@@ -442,21 +458,6 @@ def whole_contracts(exact: float) -> int:
     if not (math.isfinite(exact) and exact >= 0):
         raise InvalidInputError(f"a contract count must be a finite number >= 0, got {exact!r}")
     return math.floor(exact + 0.5)
-
-
-def vxth_weight(forward_vix: float) -> float:
-    """VXTH's VIX-call weight from the one-month VX future (``CBOE.md`` §7 rule 3).
-
-    0 at or below 15, 1% above 15 to 30, 0.5% above 30 to 50, 0 above 50.
-    """
-    if not math.isfinite(forward_vix):
-        raise InvalidInputError(f"forward VIX must be finite, got {forward_vix!r}")
-    if forward_vix <= _VXTH_TABLE[0][0]:
-        return 0.0
-    for bound, weight in _VXTH_TABLE[1:]:
-        if forward_vix <= bound:
-            return weight
-    return 0.0
 
 
 def _count(exact: float, what: str) -> int | str:
@@ -1200,7 +1201,8 @@ _COMMON_NOTES: Final = (
     "dividends: the index sleeve (BXM, VXTH, SPTR) earns a constant yield, reinvested each "
     "session; the published indices reinvest the actual dividends",
     "sizing: on the previous close's equity (one session before the morning settlement), "
-    "whole contracts on a 1e9 USD notional (rounding under 1.1e-4 of the position)",
+    "whole contracts on a 1e9 USD notional (rounding at most 4.1e-5 of the position "
+    "1990-2015)",
     "fills at mids without fees, as the Cboe indices; delta = Black forward delta N(d1) from "
     "mid implied vols on the parity forward, ties further out of the money",
     "months: only complete months after the first trade of each run, where both series have "
