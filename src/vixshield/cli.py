@@ -1089,7 +1089,7 @@ def _show_backtest(result: Any) -> None:
                 _pct(m.cvar95_daily),
                 f"{float(r.equity.iloc[-1]):,.0f}",
             )
-    console.print(table)
+    Console(width=max(console.width, 120)).print(table)
 
 
 def _pct(x: float) -> str:
