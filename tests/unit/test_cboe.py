@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -348,7 +348,7 @@ def test_each_rule_opens_on_the_rolls_and_settles_at_the_soq_proxy_by_hand(
         assert settle.session == FEB_ROLL
         assert f"settled at SOQ proxy (open) {FEB_ROLL.isoformat()} = {soq:.2f}" in settle.reason
         # by hand: every leg pays its intrinsic value at the open print
-        held = next(s for s in r.days if s.session == FEB_ROLL - pd.Timedelta(days=1)).book
+        held = next(s for s in r.days if s.session == FEB_ROLL - timedelta(days=1)).book
         legs = held.structures[0].legs
         payoff = sum(
             g.quantity * 100 * max(0.0, soq - g.contract.strike if g.contract.is_call
@@ -397,13 +397,22 @@ def test_the_put_cycle_by_hand(history: MarketHistory, runs: dict[str, BacktestR
     )
 
 
-def test_bxm_holds_one_index_unit_per_call(runs: dict[str, BacktestResult]) -> None:
+def test_bxm_holds_one_index_unit_per_call(
+    history: MarketHistory, runs: dict[str, BacktestResult]
+) -> None:
     r = runs["BXM"]
-    for d in r.days:
-        calls = sum(g.quantity for p in r.portfolio.positions for g in p.structure.legs)
-        if d.session == END:
-            assert d.cash_usd == pytest.approx(0.0, abs=1e-3)  # every dollar in the index
-            assert d.index_units == pytest.approx(-100 * calls, rel=0.02)
+    assert all(d.cash_usd == pytest.approx(0.0, abs=1e-3) for d in r.days)  # all in the index
+    (position,) = r.portfolio.positions
+    (leg,) = position.structure.legs
+    assert leg.contract.right is Right.CALL
+    roll = next(d for d in r.days if d.session == FEB_ROLL)
+    close = float(history.daily.loc[pd.Timestamp(FEB_ROLL), "spx_close"])
+    assert -leg.quantity == round(roll.equity_in_usd / (100 * (close - leg.price)))
+    # sized on the previous close's equity: the units the sleeve buys with every dollar at the
+    # roll's close differ from 100 per call by that day's equity change
+    assert roll.index_units == pytest.approx(-100 * leg.quantity, rel=1e-2)
+    moved = roll.equity_usd / roll.equity_in_usd - 1.0
+    assert roll.index_units / (-100 * leg.quantity) - 1.0 == pytest.approx(moved, abs=2e-3)
     # before the first roll the index alone: month returns start after it
     first = cboe.month_end_equity(r)
     assert first.index[0] == pd.Timestamp("2018-01-31")
