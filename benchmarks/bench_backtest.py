@@ -13,9 +13,10 @@ and threadpoolctl caps every pool it finds at 1 thread.
 
 **Sessions without a VIX close.** The real VIX file lacks 51 S&P 500 sessions (1991-03-01
 .. 2006-02-08). ``run_day`` refuses such a day (``DataError``: no stored option chain and no
-VIX close to model one from), so the plain 1990-2019 walk stops at 1991-03-01. By default
-(``--vix-gaps previous``) the benchmark's store gives those sessions the previous VIX close,
-flagged ``modelled``, and the table says how many; ``--vix-gaps raise`` keeps the data as is.
+VIX close to model one from). By default (``--vix-gaps previous``) the benchmark's store gives
+those sessions the previous VIX close, flagged ``modelled``, and the table says how many;
+``--vix-gaps raise`` keeps the data as is, and the runner records each as a data gap (no
+decision, no fills, legs at their last mids; ``BacktestResult.data_gaps``).
 
 Prints a table: sessions, wall seconds of the walk (the history build is timed apart),
 milliseconds per session, the process CPU time (below the wall time when other processes
@@ -156,7 +157,7 @@ def main() -> None:
         choices=("previous", "raise"),
         default="previous",
         help="real data: sessions without a VIX close get the previous close (flagged "
-        "modelled; default), or are left empty, and run_day raises DataError on the first",
+        "modelled; default), or are left empty: the runner records them as data gaps",
     )
     args = parser.parse_args()
 

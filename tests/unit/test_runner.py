@@ -444,3 +444,54 @@ def test_ledger_frame_has_a_row_per_leg_and_adds_up(at_mid: BacktestResult) -> N
     first = f.iloc[0]
     assert (first["leg"], first["quantity"], first["price"]) == ("SPX 2018-02-16 740P", 8.0, 1.225)
     assert first["cash_usd"] == pytest.approx(-8 * 1.225 * 100 - first["fees_usd"])
+
+
+def test_a_data_gap_day_holds_the_book_at_its_last_mids(
+    history: MarketHistory, at_mid: BacktestResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session the engine cannot decide on (a DataError, e.g. no VIX close) is recorded as a
+    gap: no orders, no fills, open legs marked at their last mid and flagged; the walk goes on.
+    """
+    import vixshield.backtest.runner as runner_mod
+    from vixshield.errors import DataError
+
+    day = at_mid.days[10].session
+    real_run_day = runner_mod.run_day
+
+    def gappy(history: MarketHistory, session: date, **kw: object) -> DayDecision:
+        if session == day:
+            raise DataError(f"{session}: no stored option chain and no VIX close")
+        return real_run_day(history, session, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner_mod, "run_day", gappy)
+    got = _run(history, 0.0)
+    assert [d for d, _ in got.data_gaps] == [day]
+    assert "no VIX close" in got.data_gaps[0][1]
+    rec = next(r for r in got.days if r.session == day)
+    assert rec.decision.orders == ()
+    assert rec.decision.regime is None
+    assert rec.marks_modelled or not rec.book.structures
+    assert not any(e.session == day and e.kind in ("open", "close", "roll", "resize")
+                   for e in got.ledger)  # fmt: skip
+    # The day before is untouched, and the gap day's option value is the previous mids'.
+    before = next(i for i, r in enumerate(got.days) if r.session == day) - 1
+    assert got.days[before].equity_usd == at_mid.days[before].equity_usd
+    prev = got.days[before]
+    assert rec.option_value_usd == pytest.approx(prev.option_value_usd, rel=0, abs=1e-6) or (
+        any(e.session == day and e.kind == "settle" for e in got.ledger)
+    )
+    assert len(got.days) == len(at_mid.days)
+
+
+def test_a_look_ahead_is_never_treated_as_a_gap(
+    history: MarketHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vixshield.backtest.runner as runner_mod
+    from vixshield.data.market import LookaheadError
+
+    def peeking(history: MarketHistory, session: date, **kw: object) -> DayDecision:
+        raise LookaheadError(f"{session}: data stamped after the clock")
+
+    monkeypatch.setattr(runner_mod, "run_day", peeking)
+    with pytest.raises(LookaheadError):
+        _run(history, 0.0)

@@ -43,7 +43,12 @@ Each session, in order:
    out-of-the-money wing (typically a long call wing after the market fell) drifts off the
    grid and is marked at intrinsic, 0, instead of its few cents of time value; the daily
    series' ``marks_modelled`` says on which sessions. Equity = cash + option marks + index
-   units x close.
+   units x close. **Data gaps**: a session on which ``run_day`` raises a
+   :class:`~vixshield.errors.DataError` (the real VIX file lacks 51 closes between 1991 and
+   2006, so there is no chain to model) is recorded in ``data_gaps`` with the error: no
+   orders, no fills (settlements still happen), every open leg marked at its last known mid
+   (flagged modelled). Nothing is filled in for the missing datum; a look-ahead
+   (:class:`~vixshield.data.market.LookaheadError`) is never treated as a gap.
 8. **Margin** of the open book against that equity, recorded every session
    (:attr:`DayRecord.margin_usd`).
 
@@ -99,9 +104,9 @@ from vixshield.backtest.metrics import ClosedTrade, Metrics, compute_metrics
 from vixshield.backtest.portfolio import LedgerEntry, Portfolio, SettlementPrices
 from vixshield.clock import FixedClock
 from vixshield.config import StrategyConfig
-from vixshield.data.market import MarketHistory, stamp
+from vixshield.data.market import LookaheadError, MarketHistory, stamp
 from vixshield.data.model_chains import model_vix_chain
-from vixshield.domain.decisions import Action, DayDecision, Layer, OrderIntent
+from vixshield.domain.decisions import Action, DayDecision, Layer, OrderIntent, Refusal
 from vixshield.domain.market import MarketSnapshot
 from vixshield.domain.positions import Book, OptionContract, Right, Structure
 from vixshield.engine import (
@@ -279,6 +284,10 @@ class BacktestResult:
     margin_calls
         ``(session, reason)`` for every session whose closing margin requirement exceeded
         the closing equity.
+    data_gaps
+        ``(session, reason)`` for every session the engine could not decide on (a
+        :class:`~vixshield.errors.DataError`, e.g. no VIX close to model the chain from): no
+        orders, no fills, open legs marked at their last mid (flagged modelled).
     """
 
     equity: pd.Series
@@ -290,6 +299,7 @@ class BacktestResult:
     metrics: Metrics
     starting_cash_usd: float
     margin_calls: tuple[tuple[date, str], ...] = ()
+    data_gaps: tuple[tuple[date, str], ...] = ()
 
     @property
     def decisions(self) -> tuple[DayDecision, ...]:
@@ -450,12 +460,21 @@ def _vix_chain(snap: MarketSnapshot, rate: float) -> pd.DataFrame | None:
     return model_vix_chain(snap.session, futures, vvix=vvix, rate=rate)
 
 
-def _pricer(snap: MarketSnapshot) -> Callable[[OptionContract], float | None]:
-    """Intrinsic value against the day's close (SPX) or VX future / VIX close (VIX)."""
+def _quote_key(c: OptionContract) -> tuple[str, date, float, str]:
+    return (c.root, c.expiry, float(c.strike), c.right.value)
+
+
+def _pricer(
+    snap: MarketSnapshot, last_mid: Mapping[tuple[str, date, float, str], float] | None = None
+) -> Callable[[OptionContract], float | None]:
+    """A leg's last mid (on a data-gap session, when given and known), else its intrinsic value
+    against the day's close (SPX) or VX future / VIX close (VIX)."""
     futures = {p.expiry: p.settle for p in snap.vx_curve}
     vix = snap.index("vix")
 
     def price(c: OptionContract) -> float | None:
+        if last_mid is not None and (key := _quote_key(c)) in last_mid:
+            return last_mid[key]
         if c.root in ("SPX", "SPXW"):
             level: float | None = snap.spx.close
         else:
@@ -572,6 +591,8 @@ def run_backtest(
     days: list[DayRecord] = []
     refusals: list[tuple[date, FillRefusal]] = []
     margin_calls: list[tuple[date, str]] = []
+    gaps: list[tuple[date, str]] = []
+    last_mid: dict[tuple[str, date, float, str], float] = {}
     trades: list[ClosedTrade] = []
     opens: list[tuple[date, Layer, float]] = []
     layer_of: dict[str, Layer] = {}
@@ -620,15 +641,25 @@ def run_backtest(
             raise InvalidInputError(f"{session}: legs expired unsettled: {stale}")
         book = pf.book()
         credit, spend = _windows(opens, session, config)
-        decision = run_day(
-            history, session, clock=clock, config=config, book=book, equity_usd=equity_in,
-            rate=None, div_yield=div_yield, indicators=indicators, regimes=regimes,
-            stages=stages(credit, spend),
-        )  # fmt: skip
+        try:
+            decision = run_day(
+                history, session, clock=clock, config=config, book=book, equity_usd=equity_in,
+                rate=None, div_yield=div_yield, indicators=indicators, regimes=regimes,
+                stages=stages(credit, spend),
+            )  # fmt: skip
+            gap = None
+        except LookaheadError:
+            raise
+        except DataError as exc:  # a data gap: no decision, no fills, stale marks (flagged)
+            gap = f"{session}: no decision, no fills, legs marked at their last mid: {exc}"
+            decision = _no_decision(session, clock, gap)
+            gaps.append((session, gap))
 
-        chain = history.spx_chain(session, clock=clock, rate=rate, div_yield=div_yield)
-        tables: list[QuoteTable] = [make_quote_table(chain)]
-        needs_vix = any(
+        tables: list[QuoteTable] = []
+        if gap is None:
+            chain = history.spx_chain(session, clock=clock, rate=rate, div_yield=div_yield)
+            tables.append(make_quote_table(chain))
+        needs_vix = gap is None and any(
             g.contract.root == "VIX"
             for s in (*book.structures, *(o.structure for o in decision.orders if o.structure))
             for g in s.legs
@@ -676,7 +707,13 @@ def run_backtest(
                 ClosedTrade(str(layer_of.pop(name)), credit_of.pop(name), pnl_of.pop(name, 0.0))
             )
 
-        marks = pf.mark(merged, pricer=_pricer(snap))
+        marks = pf.mark(merged, pricer=_pricer(snap, last_mid if gap is not None else None))
+        last_mid = {
+            k: 0.5 * (merged[k][0] + merged[k][1]) if k in merged else last_mid[k]
+            for p in pf.positions
+            for g in p.structure.legs
+            if (k := _quote_key(g.contract)) in merged or k in last_mid
+        }
         option_value = marks.value_usd
         if option_value is None:  # the pricer prices every leg; a defensive message all the same
             raise InvalidInputError(f"{session}: unpriced legs {marks.missing}")
@@ -720,6 +757,21 @@ def run_backtest(
         metrics=compute_metrics(curve, trades),
         starting_cash_usd=float(equity_usd),
         margin_calls=tuple(margin_calls),
+        data_gaps=tuple(gaps),
+    )
+
+
+def _no_decision(session: date, clock: FixedClock, reason: str) -> DayDecision:
+    """The record of a session the engine could not decide on (a data gap)."""
+    return DayDecision(
+        session=session,
+        as_of=clock.now(),
+        regime=None,
+        regime_drivers=(),
+        indicators={},
+        orders=(),
+        refusals=(Refusal(Layer.RISK, "the day's decision", (reason,)),),
+        notes=(reason,),
     )
 
 
