@@ -170,7 +170,8 @@ def test_demo_on_the_default_market(tmp_path: Path) -> None:
     }  # fmt: skip
     assert all(set(r["k"]) == {"0", "1"} for r in summary["runs"].values())
     equity = (out / "backtest" / "equity.csv").read_text().splitlines()
-    assert equity[1].startswith("2026-10-20") and equity[-1].startswith("2026-11-20")
+    assert equity[1].startswith("2026-10-20")
+    assert equity[-1].startswith("2026-11-20")
     data = json.loads((out / "demo.json").read_text())
     assert data["all_modelled"] is True
     assert data["chain_source"] == "model"
