@@ -464,6 +464,19 @@ def _quote_key(c: OptionContract) -> tuple[str, date, float, str]:
     return (c.root, c.expiry, float(c.strike), c.right.value)
 
 
+def _quotes_for(
+    chain: pd.DataFrame, keys: set[tuple[str, date, float, str]]
+) -> dict[tuple[str, date, float, str], tuple[float, float]]:
+    """:func:`~vixshield.backtest.fills.quote_table` restricted to ``keys`` (built from the
+    chain rows of those expiries and strikes only: a day's chain has thousands of quotes)."""
+    if chain.empty:
+        return {}
+    rows = chain.loc[
+        chain["strike"].isin({k[2] for k in keys}) & chain["expiry"].isin({k[1] for k in keys})
+    ]
+    return {k: v for k, v in make_quote_table(rows).items() if k in keys}
+
+
 def _pricer(
     snap: MarketSnapshot, last_mid: Mapping[tuple[str, date, float, str], float] | None = None
 ) -> Callable[[OptionContract], float | None]:
@@ -655,19 +668,21 @@ def run_backtest(
             decision = _no_decision(session, clock, gap)
             gaps.append((session, gap))
 
-        tables: list[QuoteTable] = []
-        if gap is None:
-            chain = history.spx_chain(session, clock=clock, rate=rate, div_yield=div_yield)
-            tables.append(make_quote_table(chain))
-        needs_vix = gap is None and any(
-            g.contract.root == "VIX"
+        # Quotes of the contracts the day can touch: the held legs and the orders' legs (a
+        # fill or a mark reads nothing else, so the result equals a table of every quote).
+        wanted = {
+            _quote_key(g.contract)
             for s in (*book.structures, *(o.structure for o in decision.orders if o.structure))
             for g in s.legs
-        )
-        if needs_vix:
-            vix_chain = _vix_chain(snap, rate)
-            if vix_chain is not None:
-                tables.append(make_quote_table(vix_chain))
+        }
+        tables: list[QuoteTable] = []
+        if gap is None and wanted:
+            chain = history.spx_chain(session, clock=clock, rate=rate, div_yield=div_yield)
+            tables.append(_quotes_for(chain, wanted))
+            if any(k[0] == "VIX" for k in wanted):
+                vix_chain = _vix_chain(snap, rate)
+                if vix_chain is not None:
+                    tables.append(_quotes_for(vix_chain, wanted))
         merged: dict[tuple[str, date, float, str], tuple[float, float]] = {}
         for t in tables:
             merged.update(t)
