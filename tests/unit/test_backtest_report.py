@@ -138,6 +138,21 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 # Files
 
 
+def test_decisions_file_holds_every_session_decision(runs: Runs, report: ReportPaths) -> None:
+    import gzip
+
+    for name, by_k in runs.items():
+        for k, result in by_k.items():
+            raw = gzip.decompress(report.decisions[name, k].read_bytes()).decode("utf-8")
+            lines = [json.loads(line) for line in raw.splitlines()]
+            assert lines == [
+                json.loads(json.dumps(d.to_json(), default=str)) for d in result.decisions
+            ]
+            assert [x["session"] for x in lines] == [
+                d.isoformat() for d in result.equity.index.date
+            ]
+
+
 def test_every_file_is_written_and_nothing_else(report: ReportPaths) -> None:
     expected = {"report.html", "summary.json", "equity.csv"}
     expected |= {"benchmarks_monthly.csv", "benchmarks_stats.csv"}
@@ -145,6 +160,7 @@ def test_every_file_is_written_and_nothing_else(report: ReportPaths) -> None:
         for k in ks:
             for kind in ("daily", "ledger", "trades", "monthly_returns"):
                 expected.add(f"{kind}_{name}_k{k:g}.csv")
+            expected.add(f"decisions_{name}_k{k:g}.jsonl.gz")
     assert {p.name for p in report.out_dir.iterdir()} == expected
     assert {p.name for p in report.files} == expected
     assert report.daily["full_alvh", 1.0].name == "daily_full_alvh_k1.csv"

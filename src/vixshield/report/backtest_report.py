@@ -22,6 +22,10 @@ into one folder:
 ``trades_<strategy>_k<k>.csv``            closed trades (layer, opening credit, realised P&L)
 ``monthly_returns_<strategy>_k<k>.csv``   monthly returns (decimals), years by months, and
                                           ``full_year``
+``decisions_<strategy>_k<k>.jsonl.gz``    every session's decision (``DayDecision.to_json``:
+                                          regime, indicators, orders and refusals with their
+                                          reasons, book, scenarios, notes), one JSON object a
+                                          line, gzip (no timestamp: same inputs, same bytes)
 ``benchmarks_monthly.csv``,               the benchmark comparison, when one is given
 ``benchmarks_stats.csv``
 ========================================  =======================================================
@@ -62,6 +66,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import hashlib
 import html
 import json
@@ -195,6 +200,7 @@ class ReportPaths:
     ledger: Mapping[tuple[str, float], Path]
     trades: Mapping[tuple[str, float], Path]
     monthly_returns: Mapping[tuple[str, float], Path]
+    decisions: Mapping[tuple[str, float], Path]
     benchmarks_monthly: Path | None
     benchmarks_stats: Path | None
     figures: tuple[str, ...]
@@ -203,7 +209,7 @@ class ReportPaths:
     def files(self) -> tuple[Path, ...]:
         """Every file written, CSVs first, ``summary.json`` and ``report.html`` last."""
         out: list[Path] = [self.equity]
-        for group in (self.daily, self.ledger, self.trades, self.monthly_returns):
+        for group in (self.daily, self.ledger, self.trades, self.monthly_returns, self.decisions):
             out.extend(group.values())
         out.extend(p for p in (self.benchmarks_monthly, self.benchmarks_stats) if p is not None)
         return (*out, self.summary, self.html)
@@ -1404,8 +1410,9 @@ def _render(
             "and per run daily_<strategy>_k<k>.csv (daily series; Greeks in USD with the unit "
             "in the column name), ledger_... (one row per leg of every fill and settlement, and "
             "one per interest or dividend entry, with its reason; cash + received / - paid), "
-            "trades_... (closed trades: layer, opening credit, realised P&L net of fees) and "
-            "monthly_returns_... (decimals: 0.0123 = 1.23%).",
+            "trades_... (closed trades: layer, opening credit, realised P&L net of fees), "
+            "monthly_returns_... (decimals: 0.0123 = 1.23%) and decisions_....jsonl.gz "
+            "(every session's decision with its reasons, one JSON object a line).",
         ),
         '<ul class="files">'
         + "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
@@ -1537,6 +1544,14 @@ def _summary(
 # Writing
 
 
+def _decisions(result: BacktestResult) -> bytes:
+    """Every session's decision as JSON lines, gzip-compressed without a timestamp."""
+    lines = "".join(
+        json.dumps(d.to_json(), allow_nan=False, default=str) + "\n" for d in result.decisions
+    )
+    return gzip.compress(lines.encode("utf-8"), mtime=0)
+
+
 def _csv(frame: pd.DataFrame | pd.Series, *, index_label: str | None = None) -> bytes:
     text = frame.to_csv(index=True, index_label=index_label, date_format="%Y-%m-%d")
     return text.encode("utf-8")
@@ -1647,12 +1662,14 @@ def write_backtest_report(
             "ledger": f"ledger_{r.key}.csv",
             "trades": f"trades_{r.key}.csv",
             "monthly_returns": f"monthly_returns_{r.key}.csv",
+            "decisions": f"decisions_{r.key}.jsonl.gz",
         }
         per_run[r.name, r.k] = names
         payload[names["daily"]] = _csv(r.daily)
         payload[names["ledger"]] = r.ledger.to_csv(index=False).encode("utf-8")
         payload[names["trades"]] = _csv(r.trades)
         payload[names["monthly_returns"]] = _csv(r.monthly)
+        payload[names["decisions"]] = _decisions(r.result)
     if benchmarks is not None:
         payload["benchmarks_monthly.csv"] = _csv(benchmarks.monthly)
         payload["benchmarks_stats.csv"] = _csv(benchmarks.stats)
@@ -1698,6 +1715,7 @@ def write_backtest_report(
         ledger=paths("ledger"),
         trades=paths("trades"),
         monthly_returns=paths("monthly_returns"),
+        decisions=paths("decisions"),
         benchmarks_monthly=out / "benchmarks_monthly.csv" if benchmarks is not None else None,
         benchmarks_stats=out / "benchmarks_stats.csv" if benchmarks is not None else None,
         figures=figures,
