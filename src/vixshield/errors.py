@@ -25,3 +25,7 @@ class CalendarError(VixShieldError, ValueError):
 
 class DataError(VixShieldError, ValueError):
     """A data file or row is malformed; the message names the file, row, field and value."""
+
+
+class JournalError(VixShieldError):
+    """The journal refused a write (a second run of a day, a change to history) or is unusable."""
