@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import vixshield
+from vixshield.clock import SystemClock
 from vixshield.domain.decisions import DayDecision
 from vixshield.errors import JournalError
 from vixshield.journal.models import DecisionRow, ErrorRow, OrderRow, RunRow
@@ -428,7 +429,7 @@ class Journal:
 
 def _utc(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(UTC)
+        return SystemClock().now().astimezone(UTC)  # the one source of "now"
     if now.tzinfo is None:
         raise JournalError("journal timestamps must be timezone-aware")
     return now.astimezone(UTC)
