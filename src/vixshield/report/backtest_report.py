@@ -658,7 +658,20 @@ def _dates(index: pd.Index) -> list[str]:
     return [pd.Timestamp(t).date().isoformat() for t in index]
 
 
-def _fig_equity(runs: Sequence[_Run], ks: Sequence[float]) -> Any:
+def _fig_runs(
+    runs: Sequence[_Run],
+    ks: Sequence[float],
+    series: Callable[[pd.Series], pd.Series],
+    *,
+    width: float,
+    hover: str,
+    title: str,
+    height: int,
+    yaxis: Mapping[str, Any],
+    menu: Mapping[str, Any],
+) -> Any:
+    """One line per run of ``series(equity)``: colour by strategy, dash by ``k``, and a menu
+    to show one ``k`` at a time when there are several."""
     fig = go.Figure()
     colours = _colours(runs)
     for r in runs:
@@ -666,16 +679,16 @@ def _fig_equity(runs: Sequence[_Run], ks: Sequence[float]) -> Any:
         fig.add_trace(
             go.Scatter(
                 x=_dates(eq.index),
-                y=eq.to_numpy(dtype=np.float64),
+                y=series(eq).to_numpy(dtype=np.float64),
                 name=_esc(r.label),
                 legendgroup=_esc(r.name),
                 mode="lines",
-                line={"color": colours[r.name], "dash": _dash(r.k, ks), "width": 1.6},
-                hovertemplate="%{y:,.2f} USD<extra>" + _esc(r.label) + "</extra>",
+                line={"color": colours[r.name], "dash": _dash(r.k, ks), "width": width},
+                hovertemplate=hover + "<extra>" + _esc(r.label) + "</extra>",
             )
         )
-    _layout(fig, title="Equity of every run (USD, closing marks)", height=480)
-    fig.update_yaxes(title_text="Equity (USD)", tickformat=",.0f")
+    _layout(fig, title=title, height=height)
+    fig.update_yaxes(**yaxis)
     if len(ks) > 1:
         fig.update_layout(
             updatemenus=[
@@ -684,48 +697,33 @@ def _fig_equity(runs: Sequence[_Run], ks: Sequence[float]) -> Any:
                     "direction": "down",
                     "x": 1.0,
                     "xanchor": "right",
-                    "y": 1.12,
-                    "yanchor": "top",
-                    "showactive": True,
+                    **menu,
                 }
             ]
         )
     return fig
+
+
+def _fig_equity(runs: Sequence[_Run], ks: Sequence[float]) -> Any:
+    return _fig_runs(
+        runs, ks, lambda eq: eq, width=1.6, hover="%{y:,.2f} USD",
+        title="Equity of every run (USD, closing marks)", height=480,
+        yaxis={"title_text": "Equity (USD)", "tickformat": ",.0f"},
+        menu={"y": 1.12, "yanchor": "top", "showactive": True},
+    )  # fmt: skip
+
+
+def _underwater_pct(eq: pd.Series) -> pd.Series:
+    return 100.0 * _drawdown(eq) if len(eq) else pd.Series(dtype=np.float64)
 
 
 def _fig_drawdown(runs: Sequence[_Run], ks: Sequence[float]) -> Any:
-    fig = go.Figure()
-    colours = _colours(runs)
-    for r in runs:
-        eq = r.result.equity
-        dd = 100.0 * _drawdown(eq) if len(eq) else pd.Series(dtype=np.float64)
-        fig.add_trace(
-            go.Scatter(
-                x=_dates(eq.index),
-                y=dd.to_numpy(dtype=np.float64),
-                name=_esc(r.label),
-                legendgroup=_esc(r.name),
-                mode="lines",
-                line={"color": colours[r.name], "dash": _dash(r.k, ks), "width": 1.4},
-                hovertemplate="%{y:.2f}%<extra>" + _esc(r.label) + "</extra>",
-            )
-        )
-    _layout(fig, title="Drawdown: fall of equity from its running peak (%)", height=380)
-    fig.update_yaxes(title_text="Drawdown (%)", ticksuffix="%", tickformat=".2f")
-    if len(ks) > 1:
-        fig.update_layout(
-            updatemenus=[
-                {
-                    "buttons": _k_buttons([r.k for r in runs], ks),
-                    "direction": "down",
-                    "x": 1.0,
-                    "xanchor": "right",
-                    "y": 1.15,
-                    "yanchor": "top",
-                }
-            ]
-        )
-    return fig
+    return _fig_runs(
+        runs, ks, _underwater_pct, width=1.4, hover="%{y:.2f}%",
+        title="Drawdown: fall of equity from its running peak (%)", height=380,
+        yaxis={"title_text": "Drawdown (%)", "ticksuffix": "%", "tickformat": ".2f"},
+        menu={"y": 1.15, "yanchor": "top"},
+    )  # fmt: skip
 
 
 def _regime_runs(daily: pd.DataFrame) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
