@@ -103,6 +103,7 @@ from vixshield.strategy.book import (
     book_greeks,
     delta_band,
     equity_betas_from_returns,
+    leg_frame,
 )
 from vixshield.strategy.condor import Candidate, build_iron_condor, price_chain
 from vixshield.strategy.ladder import LadderParams, Rung, ladder_decision
@@ -113,7 +114,12 @@ from vixshield.strategy.management import (
     PositionState,
     manage,
 )
-from vixshield.strategy.scenarios import DESCRIPTOR_COLUMNS, TOTAL_COLUMN, scenario_table
+from vixshield.strategy.scenarios import (
+    DESCRIPTOR_COLUMNS,
+    TOTAL_COLUMN,
+    Scenario,
+    scenario_table,
+)
 from vixshield.strategy.sizing import contracts_for
 
 __all__ = [
@@ -1070,7 +1076,7 @@ def _structure_summary(s: Structure, ctx: DayContext) -> dict[str, Any]:
 
 
 def _book_section(
-    ctx: DayContext, after: Book, stage_reports: Mapping[str, Any]
+    ctx: DayContext, after: Book, stage_reports: Mapping[str, Any], *, views: bool
 ) -> tuple[dict[str, Any], tuple[Mapping[str, Any], ...], tuple[str, ...]]:
     notes: list[str] = []
     book: dict[str, Any] = {
@@ -1120,8 +1126,97 @@ def _book_section(
                     }
                 )
             )
+    if views:
+        try:
+            book["marks"] = _marks(ctx)
+            book["payoff"] = _payoff(ctx, after)
+        except InvalidInputError as exc:
+            notes.append(f"marks and payoff diagram not computed: {exc}")
     book["stages"] = dict(stage_reports)
     return _plain(book), tuple(scenarios), tuple(notes)
+
+
+def _marks(ctx: DayContext) -> list[dict[str, Any]]:
+    """Every option leg held at the session, marked on the day's surface (the Greeks' values).
+
+    ``mark`` is the model price per unit (index points) at the leg's implied vol from the day's
+    chain (VIX legs: Black-76 on the VX future); ``value_usd`` is ``mark * quantity *
+    multiplier``; ``fill_price`` is the opening price the book gives.
+    """
+    frame = leg_frame(ctx.book, ctx.market, ctx.surface)
+    legs = [(s.name, leg) for s in ctx.book.structures for leg in s.legs]
+    out: list[dict[str, Any]] = []
+    for (name, leg), row in zip(legs, frame.itertuples(index=False), strict=True):
+        if row.structure != name or row.contract != leg.contract.label():
+            raise InvalidInputError(f"leg order mismatch marking {leg.contract.label()}")
+        vol = float(row.vol)
+        out.append(
+            {
+                "structure": name,
+                "contract": leg.contract.label(),
+                "root": leg.contract.root,
+                "expiry": leg.contract.expiry.isoformat(),
+                "strike": leg.contract.strike,
+                "right": leg.contract.right.value,
+                "quantity": leg.quantity,
+                "fill_price": leg.price,
+                "mark": float(row.price),
+                "vol": vol if vol > 0 and math.isfinite(vol) else None,
+                "value_usd": float(row.value_usd),
+            }
+        )
+    return out
+
+
+PAYOFF_POINTS = 121
+"""SPX levels of the payoff diagram (an odd count puts one level at today's spot)."""
+
+
+def _payoff(ctx: DayContext, after: Book) -> dict[str, Any] | None:
+    """P&L of the resulting book against its opening prices and fees, by SPX level.
+
+    Two curves from the scenario machinery (full repricing, VIX from the spot-vol beta of
+    ``config.book``): ``now_usd`` at once and ``expiry_usd`` at the first SPX-family expiry of
+    the book (the first expiry of any leg when it holds no SPX legs), when legs of that expiry
+    are worth their intrinsic value and later legs (VIX legs included) are repriced with that
+    much less time. The SPX range is at least +-8% around
+    spot and 1.3 times the farthest SPX strike, at most +-30%. None for a book without options.
+    """
+    if not after.structures:
+        return None
+    spot = ctx.market.spx_spot
+    spx_legs = [leg for s in after.structures for leg in s.legs if _is_spx_contract(leg.contract)]
+    far = max((abs(leg.contract.strike / spot - 1.0) for leg in spx_legs), default=0.0)
+    half = min(max(0.08, 1.3 * far), 0.30)
+    moves = np.linspace(-half, half, PAYOFF_POINTS) * 100.0
+    first = min(
+        leg.contract.expiry for leg in spx_legs or [x for s in after.structures for x in s.legs]
+    )
+    horizon = float(max((first - ctx.session).days, 0))
+    grids = [("now", 0.0), ("expiry", horizon)]
+    scen = [
+        Scenario(f"{tag} {i}", spx_move_pct=float(m), days=days)
+        for tag, days in grids
+        for i, m in enumerate(moves)
+    ]
+    table = scenario_table(
+        after, ctx.market, ctx.surface, scen, params=ctx.config.book, basis="fill"
+    )
+    total = table[TOTAL_COLUMN].to_numpy(dtype=np.float64)
+    n = len(moves)
+    return {
+        "spx": (spot * (1.0 + moves / 100.0)).tolist(),
+        "now_usd": total[:n].tolist(),
+        "expiry_usd": total[n:].tolist(),
+        "expiry": first.isoformat(),
+        "spot": spot,
+        "basis": "resulting book (open positions and proposed orders): P&L in USD against "
+        "opening prices and fees; VIX moves with SPX by the scenario spot-vol beta",
+    }
+
+
+def _is_spx_contract(contract: OptionContract) -> bool:
+    return contract.root in _SPX_ROOTS
 
 
 def _provenance(ctx: DayContext, *, real_chain: bool, rate_source: str) -> tuple[str, ...]:
@@ -1217,6 +1312,7 @@ def run_day(
     regimes: pd.DataFrame | None = None,
     stages: Sequence[Stage] | None = None,
     equity_closes: Mapping[str, pd.Series] | None = None,
+    book_views: bool = True,
 ) -> DayDecision:
     """The day's decision: the pipeline of the module docstring.
 
@@ -1249,6 +1345,11 @@ def run_day(
         Daily closes (indexed by date) of equity holdings whose beta the book does not give:
         their CAPM beta to SPX is estimated from trailing daily returns up to the session
         (``book.beta_window_days``, at least ``book.beta_min_obs`` paired returns).
+    book_views
+        Add ``book["marks"]`` (every held leg marked on the day's surface) and
+        ``book["payoff"]`` (the resulting book's P&L by SPX level, now and at the first
+        expiry) for the journal, API and dashboard; backtests pass False (nothing reads them
+        there, and the payoff grid reprices the book 242 times a day).
 
     Returns
     -------
@@ -1320,7 +1421,7 @@ def run_day(
     )
     out = CompositeStage(tuple(stages if stages is not None else DEFAULT_STAGES)).decide(ctx, ())
     after = apply_orders(open_book, out.orders, opened_on=session)
-    book_json, scenarios, book_notes = _book_section(ctx, after, out.report)
+    book_json, scenarios, book_notes = _book_section(ctx, after, out.report, views=book_views)
     notes = (
         *_provenance(ctx, real_chain=session in history.real_chains, rate_source=rate_note),
         *beta_notes,

@@ -658,7 +658,7 @@ def run_backtest(
             decision = run_day(
                 history, session, clock=clock, config=config, book=book, equity_usd=equity_in,
                 rate=None, div_yield=div_yield, indicators=indicators, regimes=regimes,
-                stages=stages(credit, spend),
+                stages=stages(credit, spend), book_views=False,
             )  # fmt: skip
             gap = None
         except LookaheadError:
