@@ -1145,11 +1145,16 @@ def _marks(ctx: DayContext) -> list[dict[str, Any]]:
     """
     frame = leg_frame(ctx.book, ctx.market, ctx.surface)
     legs = [(s.name, leg) for s in ctx.book.structures for leg in s.legs]
+    names = [str(x) for x in frame["structure"].tolist()]
+    labels = [str(x) for x in frame["contract"].tolist()]
+    if names != [n for n, _ in legs] or labels != [g.contract.label() for _, g in legs]:
+        raise InvalidInputError("the leg valuation came back in another order than the book")
+    price = frame["price"].to_numpy(dtype=np.float64)
+    value = frame["value_usd"].to_numpy(dtype=np.float64)
+    vols = frame["vol"].to_numpy(dtype=np.float64)
     out: list[dict[str, Any]] = []
-    for (name, leg), row in zip(legs, frame.itertuples(index=False), strict=True):
-        if row.structure != name or row.contract != leg.contract.label():
-            raise InvalidInputError(f"leg order mismatch marking {leg.contract.label()}")
-        vol = float(row.vol)
+    for i, (name, leg) in enumerate(legs):
+        vol = float(vols[i])
         out.append(
             {
                 "structure": name,
@@ -1160,9 +1165,9 @@ def _marks(ctx: DayContext) -> list[dict[str, Any]]:
                 "right": leg.contract.right.value,
                 "quantity": leg.quantity,
                 "fill_price": leg.price,
-                "mark": float(row.price),
+                "mark": float(price[i]),
                 "vol": vol if vol > 0 and math.isfinite(vol) else None,
-                "value_usd": float(row.value_usd),
+                "value_usd": float(value[i]),
             }
         )
     return out
