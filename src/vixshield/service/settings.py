@@ -5,50 +5,8 @@ says where data, the journal and the reports live, when the daily job runs, who 
 and how the HTTP API is protected. Secrets are never stored in it: it names the environment
 variables that hold them (``api.token_env``, ``notify.email.password_env``).
 
-.. code-block:: toml
-
-    [data]
-    source = "real"            # "real": the local store; "synthetic": the embedded market
-    data_dir = ""              # default $VIXSHIELD_DATA_DIR, else ~/.vixshield/data
-    fetch = false              # download and import new data before the signal
-    download_dir = ""          # default <data_dir>/downloads
-
-    [strategy]
-    config = ""                # strategy TOML (default: the documented defaults)
-    equity_usd = 100000.0      # account equity for sizing when the journal has no better
-    book = ""                  # a book file (CSV/JSON); default: the journaled positions
-
-    [journal]
-    url = ""                   # SQLAlchemy URL; default sqlite <data_dir>/journal.sqlite
-
-    [schedule]
-    time = "16:30"             # local time of the daily job, HH:MM
-    timezone = "America/New_York"
-    misfire_grace_minutes = 120
-
-    [api]
-    host = "127.0.0.1"
-    port = 8000
-    public_reads = true        # false: every read needs the token too
-    token_env = "VIXSHIELD_API_TOKEN"
-    backtest_dir = ""          # a `vixshield backtest --out` folder to show; "" = none
-
-    [notify]
-    retries = 4                # attempts after the first, with exponential backoff
-    backoff_seconds = 2.0      # first wait; doubles each retry (capped at 60 s)
-    timeout_seconds = 10.0
-
-    [notify.webhook]
-    urls = []                  # JSON POST (Slack-compatible "text" + "blocks") to each
-
-    [notify.email]
-    host = ""                  # SMTP server; "" = no e-mail
-    port = 587
-    starttls = true
-    username = ""
-    password_env = "VIXSHIELD_SMTP_PASSWORD"
-    sender = ""
-    recipients = []
+The file :data:`DEFAULT_SETTINGS_TOML` (written by ``vixshield settings-init``) lists every
+key with its default and meaning.
 """
 
 from __future__ import annotations
@@ -57,12 +15,60 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vixshield.config import ConfigError
+
+DEFAULT_SETTINGS_TOML: Final = """\
+# VixShield service settings: every key with its default. Secrets are read from the
+# environment variables named here, never from this file.
+
+[data]
+source = "real"            # "real": the local store; "synthetic": the embedded market
+data_dir = ""              # default $VIXSHIELD_DATA_DIR, else ~/.vixshield/data
+fetch = false              # download and import new data before the signal
+download_dir = ""          # default <data_dir>/downloads
+
+[strategy]
+config = ""                # strategy TOML (default: the documented defaults)
+equity_usd = 100000.0      # account equity: sizing, delta band; the journaled book starts here
+book = ""                  # a book file (CSV/JSON); default: the journaled positions
+
+[journal]
+url = ""                   # SQLAlchemy URL; default sqlite <data_dir>/journal.sqlite
+
+[schedule]
+time = "16:30"             # local time of the daily job, HH:MM
+timezone = "America/New_York"
+misfire_grace_minutes = 120
+
+[api]
+host = "127.0.0.1"
+port = 8000
+public_reads = true        # false: every read needs the token too
+token_env = "VIXSHIELD_API_TOKEN"
+backtest_dir = ""          # a `vixshield backtest --out` folder to show; "" = none
+
+[notify]
+retries = 4                # attempts after the first, with exponential backoff
+backoff_seconds = 2.0      # first wait; doubles each retry (capped at 60 s)
+timeout_seconds = 10.0
+
+[notify.webhook]
+urls = []                  # JSON POST (Slack-compatible "text" + "blocks") to each
+
+[notify.email]
+host = ""                  # SMTP server; "" = no e-mail
+port = 587
+starttls = true
+username = ""
+password_env = "VIXSHIELD_SMTP_PASSWORD"
+sender = ""
+recipients = []
+"""
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
