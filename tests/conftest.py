@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+import pg  # tests/pg.py: the throwaway PostgreSQL server of the journal tests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,3 +40,52 @@ def real_data() -> Path:
             "holding cboe/, cfe_vx/, chains/ ... (see ../shared/data/README.md)"
         )
     return path
+
+
+# -- the journal on SQLite and PostgreSQL (tests/pg.py) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL: ``$VIXSHIELD_TEST_POSTGRES_URL``, else a temporary cluster.
+
+    Without PostgreSQL server binaries the PostgreSQL tests skip, except under CI (``CI`` set),
+    where they fail: CI must run the journal on both backends.
+    """
+    given = os.environ.get(pg.ENV_URL)
+    if given:
+        yield given
+        return
+    bindir = pg.find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "CI must run the journal tests on PostgreSQL: .ci/run installs it "
+                "(scripts/ensure-postgresql.sh) and exports VIXSHIELD_TEST_POSTGRES_URL"
+            )
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl): install the `postgresql` package "
+            "or set VIXSHIELD_TEST_POSTGRES_URL (see docs/journal.md)"
+        )
+    cluster = pg.TempCluster(bindir)
+    try:
+        url = cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        yield url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty journal database URL on each backend: SQLite in ``tmp_path``, or a new
+    database on the session's PostgreSQL server (dropped after the test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'journal.sqlite'}"
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    with pg.fresh_database(server) as url:
+        yield url

@@ -1,11 +1,11 @@
-"""The journal on SQLite in a temporary directory: schema, round trips, idempotency,
-failure semantics (an exception, a SIGKILL midway) and append-only history."""
+"""The journal on SQLite and on PostgreSQL (the ``journal_url`` fixture, tests/conftest.py):
+schema and migrations, round trips, idempotency, failure semantics (an exception, a SIGKILL
+midway) and append-only history."""
 
 from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text
+from alembic import command
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from vixshield.clock import FixedClock
@@ -34,6 +35,7 @@ from vixshield.journal import (
     default_url,
 )
 from vixshield.journal.models import DecisionRow, OrderRow, RunRow
+from vixshield.journal.store import _alembic_config
 from vixshield.strategy.condor import CondorParams
 
 CONFIG = StrategyConfig(condor=CondorParams(wing_points=25.0))
@@ -57,40 +59,128 @@ def decision() -> DayDecision:
     raise AssertionError("no orders in early 2018 on the synthetic market")
 
 
+TABLES = {
+    "runs",
+    "decisions",
+    "orders",
+    "errors",
+    "fills",
+    "position_snapshots",
+    "position_legs",
+    "position_equities",
+    "marks",
+    "hedge_activations",
+    "alembic_version",
+}
+
+
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal.open(data_dir=tmp_path)
+def journal(journal_url: str) -> Iterator[Journal]:
+    j = Journal.open(journal_url)
     yield j
     j.close()
 
 
-def test_migrations_create_every_table_and_reopening_is_a_no_op(tmp_path: Path) -> None:
-    j = Journal.open(data_dir=tmp_path)
+def test_migrations_create_every_table_and_reopening_is_a_no_op(journal_url: str) -> None:
+    j = Journal.open(journal_url)
     tables = set(inspect(j.engine).get_table_names())
-    assert {"runs", "decisions", "orders", "errors", "alembic_version"} <= tables
+    assert tables == TABLES
     head = j.schema_revision()
-    assert head == "0001"
+    assert head == "0002"
     run = j.start_run(DAY, "signal", CONFIG_TEXT, FP)
     j.close()
-    again = Journal.open(default_url(tmp_path))
+    again = Journal.open(journal_url)
     assert again.schema_revision() == head
     assert set(inspect(again.engine).get_table_names()) == tables
     assert [r.id for r in again.runs()] == [run.id]
     again.close()
-    assert (tmp_path / "journal.sqlite").exists()
 
 
-def test_wal_and_foreign_keys_are_on(journal: Journal) -> None:
-    with journal.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
-    with pytest.raises(Exception, match="FOREIGN KEY"), journal.engine.begin() as conn:
+def test_a_journal_at_0001_is_upgraded_keeping_its_history(journal_url: str) -> None:
+    engine = create_engine(journal_url)
+    try:
+        with engine.begin() as conn:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+        assert "fills" not in inspect(engine).get_table_names()
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO runs (trading_day, mode, status, config_text, "
+                    "config_fingerprint, code_version, revision, started_at) VALUES "
+                    "('2018-03-01', 'signal', 'running', 'cfg', 'fp', '0', 1, :at)"
+                ),
+                {"at": datetime(2018, 3, 1, 21, tzinfo=UTC)},
+            )
+    finally:
+        engine.dispose()
+    with Journal.open(journal_url) as j:
+        assert j.schema_revision() == "0002"
+        assert set(inspect(j.engine).get_table_names()) == TABLES
+        (run,) = j.runs()
+        assert (run.trading_day, run.status, run.revision) == (DAY, RUNNING, 1)
+        assert j.finish(run).status == SUCCEEDED
+
+
+def test_open_with_a_data_dir_makes_journal_sqlite(tmp_path: Path) -> None:
+    with Journal.open(data_dir=tmp_path / "data") as j:
+        assert j.backend == "sqlite"
+        run = j.start_run(DAY, "signal", CONFIG_TEXT, FP)
+    assert (tmp_path / "data" / "journal.sqlite").exists()
+    with Journal.open(default_url(tmp_path / "data")) as again:
+        assert [r.id for r in again.runs()] == [run.id]
+
+
+def test_foreign_keys_are_enforced(journal: Journal) -> None:
+    with pytest.raises(Exception, match=r"(?i)foreign key"), journal.engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO decisions (run_id, session, regime, decision_json) "
                 "VALUES (999, '2018-01-02', NULL, '{}')"
             )
         )
+
+
+def test_backend_settings(journal: Journal, journal_url: str) -> None:
+    """SQLite: WAL, foreign keys and a busy timeout on every connection. PostgreSQL: ids from
+    sequences and timestamps with time zone."""
+    assert journal.backend == journal_url.partition(":")[0].partition("+")[0]
+    with journal.engine.connect() as conn:
+        if journal.backend == "sqlite":
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+            return
+        columns = {
+            (t, c): (dtype, default)
+            for t, c, dtype, default in conn.execute(
+                text(
+                    "SELECT table_name, column_name, data_type, column_default "
+                    "FROM information_schema.columns WHERE table_schema = 'public'"
+                )
+            )
+        }
+    for table in TABLES - {"alembic_version"}:
+        dtype, default = columns[(table, "id")]
+        assert dtype == "integer"
+        assert default is not None
+        assert default.startswith("nextval(")
+    for key in [
+        ("runs", "started_at"),
+        ("runs", "finished_at"),
+        ("errors", "at"),
+        ("fills", "recorded_at"),
+        ("position_snapshots", "recorded_at"),
+    ]:
+        assert columns[key][0] == "timestamp with time zone"
+    start = datetime(2018, 3, 1, 16, 5, 7, 123456, tzinfo=UTC)
+    run = journal.start_run(DAY, "signal", CONFIG_TEXT, FP, now=start)
+    (back,) = journal.runs()
+    assert back.started_at == start
+    assert back.started_at.tzinfo is not None
+    assert back.started_at.utcoffset() == timedelta(0)
+    assert run.id == back.id
 
 
 def test_a_decision_round_trips(journal: Journal, decision: DayDecision) -> None:
@@ -243,8 +333,18 @@ j.finish(run)
 """
 
 
-def test_a_killed_run_leaves_the_journal_consistent(tmp_path: Path) -> None:
-    url = default_url(tmp_path)
+def _count(url: str, table: str) -> int:
+    """Rows of a table as another connection sees them (committed rows only)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_run_leaves_the_journal_consistent(journal_url: str, tmp_path: Path) -> None:
+    url = journal_url
     Journal.open(url).close()
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(CHILD))
@@ -253,8 +353,8 @@ def test_a_killed_run_leaves_the_journal_consistent(tmp_path: Path) -> None:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "in transaction"
         # the decision row is written but not committed: another reader does not see it
-        with sqlite3.connect(tmp_path / "journal.sqlite") as raw:
-            assert raw.execute("SELECT count(*) FROM decisions").fetchone() == (0,)
+        assert _count(url, "decisions") == 0
+        assert _count(url, "runs") == 1
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
@@ -269,8 +369,9 @@ def test_a_killed_run_leaves_the_journal_consistent(tmp_path: Path) -> None:
         with Session(j.engine) as s:
             assert s.scalars(select(DecisionRow)).all() == []
             assert s.scalars(select(OrderRow)).all() == []
-        with j.engine.connect() as conn:
-            assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        if j.backend == "sqlite":
+            with j.engine.connect() as conn:
+                assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         # a run younger than the threshold is left alone
         assert j.mark_stale(timedelta(hours=1)) == []
         later = datetime.now(UTC) + timedelta(hours=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -98,3 +99,115 @@ class ErrorRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
+
+
+# -- positions: fills, book snapshots, marks, hedge activations (revision 0002) ----------------
+
+
+class FillRow(Base):
+    """One executed trade of one option contract (``quantity`` signed: + bought)."""
+
+    __tablename__ = "fills"
+    __table_args__ = (
+        CheckConstraint("\"right\" IN ('C', 'P')", name="ck_fills_right"),
+        CheckConstraint("quantity <> 0", name="ck_fills_quantity"),
+        CheckConstraint("price >= 0", name="ck_fills_price"),
+        CheckConstraint("fees_usd >= 0", name="ck_fills_fees"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trade_date: Mapped[date] = mapped_column(Date, index=True)
+    structure: Mapped[str] = mapped_column(String(128))
+    root: Mapped[str] = mapped_column(String(8))
+    expiry: Mapped[date] = mapped_column(Date)
+    strike: Mapped[float] = mapped_column(Float)
+    right: Mapped[str] = mapped_column(String(1))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[float] = mapped_column(Float)
+    fees_usd: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class PositionSnapshotRow(Base):
+    """The user's whole book as of a date (its legs and equities in the tables below)."""
+
+    __tablename__ = "position_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    as_of: Mapped[date] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class PositionLegRow(Base):
+    """An option leg of a snapshot; a structure's fees sit on its first leg (0 on the others)."""
+
+    __tablename__ = "position_legs"
+    __table_args__ = (
+        CheckConstraint("\"right\" IN ('C', 'P')", name="ck_position_legs_right"),
+        CheckConstraint("quantity <> 0", name="ck_position_legs_quantity"),
+        CheckConstraint("fill_price >= 0", name="ck_position_legs_fill_price"),
+        CheckConstraint("fees_usd >= 0", name="ck_position_legs_fees"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("position_snapshots.id"), index=True)
+    structure: Mapped[str] = mapped_column(String(128))
+    root: Mapped[str] = mapped_column(String(8))
+    expiry: Mapped[date] = mapped_column(Date)
+    strike: Mapped[float] = mapped_column(Float)
+    right: Mapped[str] = mapped_column(String(1))
+    quantity: Mapped[int] = mapped_column(Integer)
+    fill_price: Mapped[float] = mapped_column(Float)
+    opened: Mapped[date | None] = mapped_column(Date, nullable=True)
+    fees_usd: Mapped[float] = mapped_column(Float)
+
+
+class PositionEquityRow(Base):
+    """An equity holding of a snapshot."""
+
+    __tablename__ = "position_equities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("position_snapshots.id"), index=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    shares: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    beta: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class MarkRow(Base):
+    """A leg of the book as a run's decision marked it (``decision.book["marks"]``)."""
+
+    __tablename__ = "marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    structure: Mapped[str] = mapped_column(String(128))
+    contract: Mapped[str] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(8))
+    expiry: Mapped[date] = mapped_column(Date)
+    strike: Mapped[float] = mapped_column(Float)
+    right: Mapped[str] = mapped_column(String(1))
+    quantity: Mapped[int] = mapped_column(Integer)
+    fill_price: Mapped[float] = mapped_column(Float)
+    mark: Mapped[float] = mapped_column(Float)
+    vol: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value_usd: Mapped[float] = mapped_column(Float)
+
+
+class HedgeActivationRow(Base):
+    """A hedge-layer ``open`` or ``roll`` order of a succeeded run's decision."""
+
+    __tablename__ = "hedge_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    session: Mapped[date] = mapped_column(Date, index=True)
+    structure: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    action: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[float | None] = mapped_column(Float, nullable=True)
+    contracts: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[str] = mapped_column(Text)
+    json: Mapped[str] = mapped_column(Text)
