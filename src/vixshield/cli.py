@@ -1192,5 +1192,315 @@ def sweep(
     console.print(f"\nWritten: {', '.join(str(p) for p in paths)}")
 
 
+SettingsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--settings",
+        help="Service settings TOML (default $VIXSHIELD_SETTINGS, else every default; see "
+        "`vixshield settings-init`).",
+    ),
+]
+
+
+def _settings(path: Path | None) -> Any:
+    from vixshield.service.settings import load_settings
+
+    if path is None:
+        env = os.environ.get("VIXSHIELD_SETTINGS")
+        path = Path(env) if env else None
+    return load_settings(path)
+
+
+@app.command("settings-init")
+def settings_init(
+    out: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("service.toml"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the service settings (``service.toml``) with every key, default and comment."""
+    from vixshield.service.settings import DEFAULT_SETTINGS_TOML, load_settings
+
+    if out.exists() and not force:
+        raise _fail(VixShieldError(f"{out} exists; pass --force to overwrite it"))
+    out.write_text(DEFAULT_SETTINGS_TOML, encoding="utf-8")
+    load_settings(out)  # the written file must load
+    console.print(f"wrote {escape(str(out))}")
+
+
+@app.command("run-daily")
+def run_daily_cmd(
+    settings_file: SettingsOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Trading day, YYYY-MM-DD (default: today in New York; skipped when today is "
+            "not a session or its data is not out yet).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Record a new revision even if the day is already journaled.")
+    ] = False,
+    notify: Annotated[
+        bool, typer.Option("--notify/--no-notify", help="Send the configured notifications.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The daily job: update data (if configured), compute the signal, journal it, notify.
+
+    Idempotent per trading day: a second run reports the stored signal (exit 0); --force
+    records a new revision. Exit status: 0 recorded, stored or skipped; 1 the run failed (it
+    is journaled as failed, with its error); 2 bad settings or arguments; 3 the signal was
+    journaled but a notification could not be delivered after its retries.
+    """
+    from vixshield.service.daily import run_daily
+
+    try:
+        settings = _settings(settings_file)
+        day = None if as_of is None else _parse_date(as_of, default=date.min, name="--date")
+        outcome = run_daily(settings, day=day, force=force, notify=notify)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(outcome.to_json())
+    else:
+        colour = {"recorded": "green", "stored": "cyan", "skipped": "yellow"}.get(
+            outcome.status, "red"
+        )
+        console.print(f"[bold {colour}]{outcome.status}[/]: {escape(outcome.message)}",
+                      soft_wrap=True)  # fmt: skip
+        for u in outcome.data_updates:
+            if u.get("status") not in ("ok", "downloaded", "not_modified"):
+                console.print(f"  data: {escape(json.dumps(u))}", soft_wrap=True)
+        for n in outcome.to_json()["notifications"]:
+            state = "sent" if n.get("ok") else f"FAILED ({n.get('error')})"
+            console.print(
+                f"  {n.get('channel')} {escape(str(n.get('target')))}: {escape(state)} "
+                f"after {n.get('attempts')} attempt(s)",
+                soft_wrap=True,
+            )
+        if outcome.decision is not None and outcome.status in ("recorded", "stored"):
+            _show_signal(dict(outcome.decision))
+    if outcome.status == "failed":
+        raise typer.Exit(code=1)
+    if not outcome.notifications_ok:
+        raise typer.Exit(code=3)
+
+
+@app.command()
+def serve(
+    settings_file: SettingsOption = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default api.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default api.port).")] = None,
+    schedule: Annotated[
+        bool,
+        typer.Option(
+            "--schedule/--no-schedule", help="Run the daily job on its schedule in the server."
+        ),
+    ] = True,
+) -> None:
+    """The HTTP API and dashboard, with the daily job scheduled after the close.
+
+    The schedule is ``schedule.time`` in ``schedule.timezone`` (default 16:30 New York) every
+    day; the job skips days that are not sessions. The next fire times are printed in the zone,
+    in New York and in UTC.
+    """
+    import logging
+
+    import uvicorn
+
+    from vixshield.service.api import create_app
+    from vixshield.service.daily import open_journal, run_daily
+    from vixshield.service.scheduler import describe_schedule, start_scheduler
+
+    try:
+        settings = _settings(settings_file)
+        journal = open_journal(settings)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app_ = create_app(settings, journal=journal)
+    scheduler = None
+    if schedule:
+        scheduler = start_scheduler(settings.schedule, lambda: run_daily(settings, journal=journal))
+        console.print("[bold]Daily job[/] (next runs):")
+        for line in describe_schedule(settings.schedule, SystemClock().now()):
+            console.print(f"  {escape(line)}", soft_wrap=True)
+    if settings.api.token() is None:
+        console.print(
+            f"[yellow]writes are disabled:[/] set {escape(settings.api.token_env)} to enable "
+            "POST /api/fills, /api/positions and /api/runs"
+        )
+    bind_host = host or settings.api.host
+    bind_port = port or settings.api.port
+    console.print(f"dashboard: http://{bind_host}:{bind_port}/  API: /api/health, /openapi.json")
+    try:
+        uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        journal.close()
+
+
+journal_app = typer.Typer(
+    help="The journal: record your positions and fills, show runs and the journaled book.",
+    no_args_is_help=True,
+)
+app.add_typer(journal_app, name="journal")
+
+
+@journal_app.command("positions")
+def journal_positions(
+    path: Annotated[Path, typer.Argument(help="Your whole book: a book file (CSV or JSON).")],
+    as_of: Annotated[str, typer.Option("--as-of", help="The day the book is as of, YYYY-MM-DD.")],
+    note: Annotated[str, typer.Option(help="A note kept with the snapshot.")] = "",
+    settings_file: SettingsOption = None,
+) -> None:
+    """Record your whole book as of a day (e.g. exported from your broker).
+
+    The daily job then reads this snapshot plus the fills recorded after it. The file format
+    is the ``signal --book`` one (README: "Your book").
+    """
+    from vixshield.data.book_file import read_book
+    from vixshield.service.daily import open_journal
+
+    try:
+        day = _parse_date(as_of, default=date.min, name="--as-of")
+        book = read_book(path)
+        with open_journal(_settings(settings_file)) as journal:
+            snapshot = journal.record_positions(book, as_of=day, note=note)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    legs = sum(len(s.legs) for s in book.structures)
+    console.print(
+        f"recorded snapshot {snapshot} as of {day}: {len(book.structures)} structure(s), "
+        f"{legs} leg(s), {len(book.equities)} equity holding(s)"
+    )
+
+
+@journal_app.command("fills")
+def journal_fills(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Executions, CSV or JSON: trade_date, structure, root, expiry, strike, right, "
+            "quantity (+ bought), price, optional fees (USD) and note."
+        ),
+    ],
+    settings_file: SettingsOption = None,
+) -> None:
+    """Record executed trades against the journaled book (all rows or none)."""
+    from vixshield.data.book_file import read_fills
+    from vixshield.journal import FillInput
+    from vixshield.service.daily import open_journal
+
+    try:
+        rows = read_fills(path)
+        fills = [
+            FillInput(
+                trade_date=r.trade_date,
+                structure=r.structure,
+                contract=r.leg.contract,
+                quantity=r.leg.quantity,
+                price=r.leg.price,
+                fees_usd=r.fees_usd,
+                note=r.note,
+            )
+            for r in rows
+        ]
+        with open_journal(_settings(settings_file)) as journal:
+            stored = journal.record_fills(fills)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    console.print(f"recorded {len(stored)} fill(s) from {escape(str(path))}")
+
+
+@journal_app.command("book")
+def journal_book(
+    as_of: Annotated[
+        str | None, typer.Option("--date", help="Day, YYYY-MM-DD (default: today, New York).")
+    ] = None,
+    settings_file: SettingsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The journaled book on a day: the latest snapshot plus the fills after it."""
+    from vixshield.service.daily import open_journal
+
+    today = SystemClock().now().astimezone(NEW_YORK).date()
+    try:
+        day = _parse_date(as_of, default=today, name="--date")
+        with open_journal(_settings(settings_file)) as journal:
+            book = journal.book(day)
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    legs: list[dict[str, Any]] = [
+        {"structure": s.name, "contract": leg.contract.label(), "quantity": leg.quantity,
+         "price": leg.price, "opened": _iso(book.opened.get(s.name)),
+         "fees_usd": book.fees_usd.get(s.name, 0.0)}
+        for s in book.structures
+        for leg in s.legs
+    ]  # fmt: skip
+    equities: list[dict[str, Any]] = [{"symbol": e.symbol, "shares": e.shares, "price": e.price,
+                 "beta": book.equity_betas.get(e.symbol)} for e in book.equities]  # fmt: skip
+    if as_json:
+        _print_json({"as_of": day.isoformat(), "legs": legs, "equities": equities})
+        return
+    table = Table(title=f"Journaled book on {day}")
+    for col in ("structure", "contract", "qty", "open price", "opened", "fees USD"):
+        table.add_column(col)
+    for leg in legs:
+        table.add_row(
+            escape(leg["structure"]), escape(leg["contract"]), f"{leg['quantity']:+d}",
+            f"{leg['price']:.2f}", leg["opened"] or "-", _cell(leg["fees_usd"]),
+        )  # fmt: skip
+    console.print(table if legs else f"no option positions on {day}")
+    for e in equities:
+        console.print(f"equity {escape(e['symbol'])}: {e['shares']:g} @ {e['price']:.2f}")
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+@journal_app.command("runs")
+def journal_runs(
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest runs.")] = 20,
+    settings_file: SettingsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """The latest runs of every mode, newest first, with status, revision and error."""
+    from vixshield.service.daily import open_journal
+
+    try:
+        with open_journal(_settings(settings_file)) as journal:
+            runs = journal.runs()[-limit:][::-1]
+    except VixShieldError as exc:
+        raise _fail(exc) from None
+    rows: list[dict[str, Any]] = [
+        {"id": r.id, "trading_day": r.trading_day.isoformat(), "mode": r.mode,
+         "status": r.status, "revision": r.revision, "started_at": r.started_at.isoformat(),
+         "finished_at": None if r.finished_at is None else r.finished_at.isoformat(),
+         "code_version": r.code_version, "error": r.error}
+        for r in runs
+    ]  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="Journal runs (newest first)")
+    for col in ("id", "day", "mode", "rev", "status", "finished (UTC)", "error"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["trading_day"], escape(r["mode"]), str(r["revision"]),
+            escape(r["status"]), (r["finished_at"] or "-")[:19], escape(r["error"] or ""),
+        )  # fmt: skip
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m vixshield.cli`
+    main()

@@ -65,7 +65,7 @@ from vixshield.domain.positions import (
 )
 from vixshield.errors import DataError, InvalidInputError
 
-__all__ = ["EQUITY_FIELDS", "LEG_FIELDS", "read_book"]
+__all__ = ["EQUITY_FIELDS", "FILL_FIELDS", "LEG_FIELDS", "FillRow", "read_book", "read_fills"]
 
 LEG_REQUIRED: Final = ("structure", "root", "expiry", "strike", "right", "quantity", "fill_price")
 LEG_FIELDS: Final = (*LEG_REQUIRED, "opened", "fees")
@@ -424,3 +424,137 @@ def _assemble(checked: _Checked) -> Book:
         fees_usd={k: v for k, v in fees.items() if v > 0},
         opened=opened,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Fills: executions the user records against the journaled book
+
+FILL_REQUIRED: Final = (
+    "trade_date", "structure", "root", "expiry", "strike", "right", "quantity", "price",
+)  # fmt: skip
+FILL_FIELDS: Final = (*FILL_REQUIRED, "fees", "note")
+"""Fill fields in their documented order (the last two optional)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FillRow:
+    """One execution: ``leg.quantity`` signed (+ bought), ``leg.price`` per unit in points."""
+
+    where: int
+    trade_date: date
+    structure: str
+    leg: Leg
+    fees_usd: float
+    note: str
+
+
+def read_fills(path: str | Path) -> list[FillRow]:
+    """Read executions from ``.csv`` (header on line 1) or ``.json`` (an array of objects, or
+    ``{"fills": [...]}``).
+
+    Fields: ``trade_date`` (``YYYY-MM-DD``, not after the expiry), ``structure``, ``root``,
+    ``expiry``, ``strike``, ``right``, ``quantity`` (signed whole contracts, + bought, not 0),
+    ``price`` (per unit, index points, >= 0) with the same rules as the book file's legs, and
+    optional ``fees`` (USD >= 0) and ``note``. Every bad value is listed (file, line or JSON
+    index, field, value) and nothing is returned.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        records = _fill_records_csv(path)
+    elif suffix == ".json":
+        records = _fill_records_json(path)
+    else:
+        raise InvalidInputError(f"{path}: unknown fills file type {suffix!r}; use .csv or .json")
+    problems = Problems(str(path))
+    rows: list[FillRow] = []
+    for at, values in records:
+        before = len(problems.items)
+        for name in values:
+            if name not in FILL_FIELDS:
+                problems.add(at, name, values[name], "is not a field of a fill; remove it")
+        for name in ("trade_date", "price"):
+            if not _given(values.get(name)):
+                problems.add(at, name, values.get(name, ""), "is required")
+        leg_values: dict[str, Any] = {
+            k: values[k] for k in LEG_REQUIRED if k in values and k != "fill_price"
+        }
+        if _given(values.get("price")):
+            leg_values["fill_price"] = values["price"]
+        if _given(values.get("fees")):
+            leg_values["fees"] = values["fees"]
+        if _given(values.get("trade_date")):
+            leg_values["opened"] = values["trade_date"]
+        leg_problems = Problems(str(path))
+        checked = _check_leg(_Record(at, "legs", leg_values), leg_problems)
+        for p in leg_problems.items:
+            if p.field == "fill_price" and not _given(values.get("price")):
+                continue  # already reported as 'price' is required
+            field = {"fill_price": "price", "opened": "trade_date"}.get(p.field, p.field)
+            problems.add(p.line, field, p.value, p.message)
+        if checked is None or len(problems.items) > before:
+            continue
+        name, leg, opened, fees = checked
+        assert opened is not None
+        rows.append(FillRow(at, opened, name, leg, fees, _text(values.get("note") or "")))
+    if problems.items:
+        listed = [
+            _format(p, json_section="fills" if suffix == ".json" else None)
+            for p in sorted(problems.items, key=lambda p: p.line)
+        ]
+        more = f"\n  ... and {len(listed) - MAX_LISTED} more" if len(listed) > MAX_LISTED else ""
+        raise DataError(
+            f"{path}: {len(listed)} bad value(s); nothing was recorded.\n  "
+            + "\n  ".join(listed[:MAX_LISTED])
+            + more
+            + "\nFix the file and record it again."
+        )
+    return rows
+
+
+def _fill_records_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: empty file; write a header line {list(FILL_FIELDS)}")
+            names = [h.strip() for h in header]
+            missing = [n for n in FILL_REQUIRED if n not in names]
+            unknown = [n for n in names if n not in FILL_FIELDS]
+            if missing or unknown:
+                raise DataError(
+                    f"{path}, line 1: missing column(s) {missing}, unknown column(s) {unknown}; "
+                    f"nothing was recorded. Fills need {list(FILL_REQUIRED)} (optional "
+                    "['fees', 'note'])."
+                )
+            out: list[tuple[int, dict[str, Any]]] = []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(names):
+                    raise DataError(
+                        f"{path}, line {reader.line_num}: {len(row)} fields where the header "
+                        f"has {len(names)}; nothing was recorded. Fix the row."
+                    )
+                out.append((reader.line_num, dict(zip(names, row, strict=True))))
+            return out
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc}); check the file.") from exc
+
+
+def _fill_records_json(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable JSON file ({exc}); check the file.") from exc
+    if isinstance(data, dict) and set(data) == {"fills"}:
+        data = data["fills"]
+    if not isinstance(data, list):
+        raise DataError(f'{path}: expected an array of fills or {{"fills": [...]}}')
+    out: list[tuple[int, dict[str, Any]]] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise DataError(f"{path}, fills[{i}]: expected an object, got {item!r}")
+        out.append((i, item))
+    return out

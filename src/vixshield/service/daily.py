@@ -1,0 +1,362 @@
+"""The daily job (``vixshield run-daily``): update data, compute the signal, journal it, notify.
+
+Steps, in order, for one trading day:
+
+1. **The day.** Without ``day``: today in New York. A day that is not a trading session is
+   *skipped* with a message naming the previous session; a session whose data is not out yet
+   (before the close plus 15 minutes, :func:`vixshield.data.market.stamp`) is skipped too,
+   saying when it will be. An explicit ``day`` must be a session whose data is out.
+2. **Idempotency.** If the journal already holds a succeeded ``signal`` run for the day, the
+   stored decision is reported (status ``stored``) and nothing is recomputed or re-sent, unless
+   ``force``: then a new revision is recorded and sent.
+3. **The run.** A ``running`` row is written first, so everything after it (the data update
+   included) is journaled: on any error the run is recorded ``failed`` with its error and the
+   job reports ``failed``; a killed job leaves no half decision (see :mod:`vixshield.journal`).
+
+   a. Data update when ``data.fetch`` is set: every source of
+      :func:`vixshield.data.fetch.default_sources` is downloaded (incremental, with retries) into
+      ``data.download_dir`` and imported strictly into the store. A source that fails to
+      download or import is reported; the run goes on with the data the store holds, and the
+      signal step fails with a clear message if that does not reach the day.
+   b. The signal: :func:`vixshield.engine.run_day` at the day's data stamp (a fixed clock, so a
+      re-run gives the same decision) on the store (``data.source = "real"``) or the embedded
+      default market (``"synthetic"``), with the strategy TOML, and the book: the
+      ``strategy.book`` file when given, else the journaled positions and fills
+      (:meth:`vixshield.journal.Journal.book`).
+   c. The journal: the decision, its orders, the book's marks and hedge activations, with the
+      run's success, in one transaction.
+
+4. **Notifications** (after the journal is written): webhook and e-mail per ``[notify]``;
+   failures are retried with backoff and reported in the outcome, never undo the run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from vixshield import calendar as cal
+from vixshield.clock import Clock, FixedClock, SystemClock
+from vixshield.config import fingerprint, load_config, render_defaults
+from vixshield.data.book_file import read_book
+from vixshield.data.catalog import default_mode, plan_imports
+from vixshield.data.fetch import default_sources, fetch_sources
+from vixshield.data.market import MarketHistory, stamp
+from vixshield.data.store import Store
+from vixshield.domain.positions import Book
+from vixshield.engine import run_day
+from vixshield.errors import DataError, VixShieldError
+from vixshield.journal import Journal, RunHandle
+from vixshield.report.demo import default_history
+from vixshield.service.notify import notify_signal
+from vixshield.service.settings import ServiceSettings
+from vixshield.units import NEW_YORK
+
+SIGNAL_MODE = "signal"
+STALE_AFTER = timedelta(hours=6)
+"""A ``running`` signal run older than this is from a killed job: it is marked failed."""
+
+Status = Literal["recorded", "stored", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyOutcome:
+    """What one run of the daily job did (``to_json`` for the CLI and the API)."""
+
+    status: Status
+    session: date | None
+    message: str
+    run: RunHandle | None = None
+    decision: Mapping[str, Any] | None = None
+    notifications: tuple[Any, ...] = ()
+    data_updates: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def notifications_ok(self) -> bool:
+        return all(getattr(n, "ok", True) for n in self.notifications)
+
+    def to_json(self) -> dict[str, Any]:
+        run = None
+        if self.run is not None:
+            r = self.run
+            run = {
+                "id": r.id,
+                "trading_day": r.trading_day.isoformat(),
+                "mode": r.mode,
+                "status": r.status,
+                "revision": r.revision,
+                "config_fingerprint": r.config_fingerprint,
+                "code_version": r.code_version,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": None if r.finished_at is None else r.finished_at.isoformat(),
+                "error": r.error,
+            }
+        return {
+            "status": self.status,
+            "session": None if self.session is None else self.session.isoformat(),
+            "message": self.message,
+            "run": run,
+            "decision": None if self.decision is None else dict(self.decision),
+            "notifications": [_send_json(n) for n in self.notifications],
+            "data_updates": [dict(u) for u in self.data_updates],
+        }
+
+
+def _send_json(result: Any) -> dict[str, Any]:
+    to_json = getattr(result, "to_json", None)
+    if callable(to_json):
+        out: dict[str, Any] = to_json()
+        return out
+    return {
+        k: getattr(result, k, None)
+        for k in ("channel", "target", "ok", "attempts", "error", "status_code")
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    session: date | None
+    message: str
+
+
+def pick_session(now: datetime, day: date | None = None) -> _Day:
+    """The session to run for at ``now`` (tz-aware), or why there is none (a skip message)."""
+    if day is None:
+        today = now.astimezone(NEW_YORK).date()
+        if not cal.is_session(today):
+            before = cal.previous_session(today)
+            return _Day(
+                None,
+                f"{today} ({today:%A}) is not a trading session (New York): nothing to do. "
+                f"The last session was {before}; `vixshield run-daily --date {before}` runs it.",
+            )
+        day = today
+    elif not cal.is_session(day):
+        before = cal.previous_session(day)
+        return _Day(
+            None,
+            f"{day} ({day:%A}) is not a trading session: nothing to do. "
+            f"The session before it is {before}.",
+        )
+    ready = stamp(day)
+    if ready > now:
+        before = cal.previous_session(day)
+        return _Day(
+            None,
+            f"{day}'s data is not out yet: it is stamped "
+            f"{ready.astimezone(NEW_YORK):%Y-%m-%d %H:%M %Z} (the close plus 15 minutes). "
+            f"Run after then, or pass --date {before}.",
+        )
+    return _Day(day, "")
+
+
+def run_daily(
+    settings: ServiceSettings,
+    *,
+    day: date | None = None,
+    force: bool = False,
+    clock: Clock | None = None,
+    journal: Journal | None = None,
+    notify: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    history_loader: Callable[[ServiceSettings, date], MarketHistory] | None = None,
+) -> DailyOutcome:
+    """Run the daily job once (module docstring); never raises for a failed run.
+
+    ``journal`` defaults to ``settings.journal_url()`` (opened and closed here);
+    ``history_loader`` replaces the market-history step (tests); ``sleep`` is handed to the
+    notification retries.
+    """
+    clock = clock or SystemClock()
+    picked = pick_session(clock.now(), day)
+    if picked.session is None:
+        return DailyOutcome("skipped", None, picked.message)
+    session = picked.session
+    own = journal is None
+    j = journal if journal is not None else open_journal(settings)
+    try:
+        return _run(
+            settings, session=session, force=force, clock=clock, journal=j, notify=notify,
+            sleep=sleep, history_loader=history_loader,
+        )  # fmt: skip
+    finally:
+        if own:
+            j.close()
+
+
+def open_journal(settings: ServiceSettings) -> Journal:
+    """The journal the settings name (the default SQLite file's folder is created)."""
+    if not settings.journal.url:
+        settings.data.store_dir().mkdir(parents=True, exist_ok=True)
+    return Journal.open(settings.journal_url())
+
+
+def _run(
+    settings: ServiceSettings,
+    *,
+    session: date,
+    force: bool,
+    clock: Clock,
+    journal: Journal,
+    notify: bool,
+    sleep: Callable[[float], None],
+    history_loader: Callable[[ServiceSettings, date], MarketHistory] | None,
+) -> DailyOutcome:
+    journal.mark_stale(STALE_AFTER, now=clock.now())
+    stored = journal.latest_decision(session, SIGNAL_MODE)
+    if stored is not None and not force:
+        return DailyOutcome(
+            "stored",
+            session,
+            f"the signal for {session} is already journaled (run {stored.run.id}, revision "
+            f"{stored.run.revision}, finished {_when(stored.run.finished_at)}); reporting it. "
+            "Pass --force to record a new revision.",
+            run=stored.run,
+            decision=stored.data(),
+        )
+    try:
+        config_path = Path(settings.strategy.config) if settings.strategy.config else None
+        config = load_config(config_path)
+        config_text = (
+            config_path.read_text(encoding="utf-8")
+            if config_path is not None
+            else render_defaults()
+        )
+    except (VixShieldError, OSError) as exc:
+        return DailyOutcome("failed", session, f"the strategy configuration is unusable: {exc}")
+    run = journal.start_run(
+        session, SIGNAL_MODE, config_text, fingerprint(config), force=force, now=clock.now()
+    )
+    updates: tuple[Mapping[str, Any], ...] = ()
+    try:
+        if settings.data.fetch:
+            updates = tuple(update_data(settings, session, clock))
+        loader = history_loader or load_history
+        history = loader(settings, session)
+        book = _book(settings, journal, session)
+        decision = run_day(
+            history,
+            session,
+            clock=FixedClock(stamp(session)),
+            config=config,
+            book=book,
+            equity_usd=settings.strategy.equity_usd,
+        )
+        journal.record_decision(run, decision)
+        done = journal.finish(run, now=clock.now())
+    except Exception as exc:  # recorded in the journal, reported, never half-written
+        failed = journal.fail(run, exc, now=clock.now())
+        return DailyOutcome(
+            "failed",
+            session,
+            f"the signal for {session} failed and is journaled as failed (run {failed.id}, "
+            f"revision {failed.revision}): {failed.error}",
+            run=failed,
+            data_updates=updates,
+        )
+    payload = decision.to_json()
+    sent: tuple[Any, ...] = ()
+    if notify:
+        sent = tuple(_notify(settings, payload, done, sleep))
+    n_orders = len(payload["orders"])
+    return DailyOutcome(
+        "recorded",
+        session,
+        f"signal for {session} journaled (run {done.id}, revision {done.revision}): regime "
+        f"{payload['regime'] or 'unknown'}, {n_orders} order(s)"
+        + (f", {len(sent)} notification(s) sent" if sent else ""),
+        run=done,
+        decision=payload,
+        notifications=sent,
+        data_updates=updates,
+    )
+
+
+def _when(at: datetime | None) -> str:
+    return "?" if at is None else at.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _book(settings: ServiceSettings, journal: Journal, session: date) -> Book:
+    if settings.strategy.book:
+        return read_book(Path(settings.strategy.book).expanduser())
+    return journal.book(session)
+
+
+def load_history(settings: ServiceSettings, session: date) -> MarketHistory:
+    """The market history for the signal: the local store, or the embedded default market."""
+    if settings.data.source == "synthetic":
+        return default_history(session)
+    store_dir = settings.data.store_dir()
+    if not (store_dir / "manifest.json").exists():
+        raise DataError(
+            f"the local store at {store_dir} is empty: import the market data first "
+            "(vixshield data import FOLDER), set data.fetch = true, or set "
+            'data.source = "synthetic" in the service settings'
+        )
+    history = MarketHistory.from_store(Store(store_dir))
+    last = history.sessions[-1]
+    if session > last:
+        raise DataError(
+            f"the local store's data ends {last}, before {session}: import newer data "
+            "(vixshield data fetch --import) or set data.fetch = true"
+        )
+    return history
+
+
+def update_data(settings: ServiceSettings, session: date, clock: Clock) -> list[dict[str, Any]]:
+    """Download every source incrementally and import it strictly (step 3a)."""
+    out_dir = settings.data.downloads()
+    sources = default_sources(session - timedelta(days=45), session + timedelta(days=270))
+    fetched = fetch_sources(sources, out_dir, clock=clock)
+    report: list[dict[str, Any]] = [
+        {"step": "fetch", "name": r.name, "status": r.status.value, "rows": r.rows,
+         "error": r.error}
+        for r in fetched
+    ]  # fmt: skip
+    plans, _skipped = plan_imports(out_dir)
+    store = Store(settings.data.store_dir())
+    for plan in plans:
+        try:
+            res = store.import_series(
+                plan.name,
+                plan.source,
+                plan.loader,
+                mode=default_mode(False),
+                loader_name=plan.loader_name,
+                kind=plan.kind,
+            )
+        except VixShieldError as exc:
+            report.append({"step": "import", "name": plan.name, "status": "failed",
+                           "error": str(exc)})  # fmt: skip
+        else:
+            report.append({"step": "import", "name": plan.name, "status": "ok",
+                           "summary": res.summary()})  # fmt: skip
+    return report
+
+
+def _notify(
+    settings: ServiceSettings,
+    payload: Mapping[str, Any],
+    run: RunHandle,
+    sleep: Callable[[float], None],
+) -> Sequence[Any]:
+    cfg = settings.notify
+    if not cfg.webhook.urls and not cfg.email.enabled:
+        return []
+    run_info = {"id": run.id, "revision": run.revision, "trading_day": run.trading_day.isoformat()}
+    return notify_signal(payload, cfg, run=run_info, status="recorded", sleep=sleep)
+
+
+__all__ = [
+    "SIGNAL_MODE",
+    "DailyOutcome",
+    "load_history",
+    "open_journal",
+    "pick_session",
+    "run_daily",
+    "update_data",
+]
