@@ -294,7 +294,11 @@ def test_the_webhook_gets_the_signal_after_the_journal_is_written(
         return Response("ok", status=200)
 
     httpserver.expect_request("/hook", method="POST").respond_with_handler(handler)
-    settings = _settings(tmp_path, notify={"webhook": {"urls": [httpserver.url_for("/hook")]}})
+    settings = _settings(
+        tmp_path,
+        notify={"webhook": {"urls": [httpserver.url_for("/hook")]}},
+        api={"public_url": "https://desk.example/vixshield/"},
+    )
     out = run_daily(settings, clock=FixedClock(AFTER_CLOSE), journal=journal,
                     history_loader=_loader(market))  # fmt: skip
     assert out.status == "recorded"
@@ -305,6 +309,7 @@ def test_the_webhook_gets_the_signal_after_the_journal_is_written(
     body = json.loads(httpserver.log[0][0].get_data())
     assert "2026-11-20" in body["text"]
     assert body["blocks"]
+    assert "https://desk.example/vixshield/" in json.dumps(body)
 
 
 def test_a_failing_webhook_is_reported_but_the_run_stands(

@@ -348,7 +348,14 @@ def _notify(
     if not cfg.webhook.urls and not cfg.email.enabled:
         return []
     run_info = {"id": run.id, "revision": run.revision, "trading_day": run.trading_day.isoformat()}
-    return notify_signal(payload, cfg, run=run_info, status="recorded", sleep=sleep)
+    return notify_signal(
+        payload,
+        cfg,
+        run=run_info,
+        dashboard_url=settings.api.public_url or None,
+        status="recorded",
+        sleep=sleep,
+    )
 
 
 __all__ = [

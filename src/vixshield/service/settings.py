@@ -51,6 +51,7 @@ port = 8000
 public_reads = true        # false: every read needs the token too
 token_env = "VIXSHIELD_API_TOKEN"
 backtest_dir = ""          # a `vixshield backtest --out` folder to show; "" = none
+public_url = ""            # the dashboard's address for links in notifications; "" = none
 
 [notify]
 retries = 4                # attempts after the first, with exponential backoff
@@ -141,6 +142,14 @@ class ApiSettings(_Part):
     public_reads: bool = True
     token_env: str = "VIXSHIELD_API_TOKEN"
     backtest_dir: str = ""
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
 
     def token(self) -> str | None:
         """The API token from the environment (None when unset or empty)."""
