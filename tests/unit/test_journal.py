@@ -236,6 +236,8 @@ def test_a_second_run_of_a_day_is_refused_and_force_adds_a_revision(
     assert latest is not None
     assert latest.run.id == second.id
     assert [d.run.revision for d in journal.history("signal")] == [2, 1]
+    assert [d.run.revision for d in journal.decisions_of_day(DAY, "signal")] == [2, 1]
+    assert journal.decisions_of_day(DAY, "backtest") == []
 
 
 def test_a_failure_inside_a_run_is_recorded_without_a_decision(

@@ -524,6 +524,10 @@ class Journal:
         found = self._decisions(mode, trading_day, 1)
         return found[0] if found else None
 
+    def decisions_of_day(self, trading_day: date, mode: str) -> list[StoredDecision]:
+        """Every succeeded revision's decision for the day and mode, latest revision first."""
+        return self._decisions(mode, trading_day, 1_000_000)
+
     def history(self, mode: str, limit: int = 30) -> list[StoredDecision]:
         """Succeeded decisions of a mode, newest day (and revision) first."""
         if limit < 1:
