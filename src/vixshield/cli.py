@@ -1323,7 +1323,11 @@ def serve(
     app_ = create_app(settings, journal=journal)
     scheduler = None
     if schedule:
-        scheduler = start_scheduler(settings.schedule, lambda: run_daily(settings, journal=journal))
+        scheduler = start_scheduler(
+            settings.schedule,
+            lambda: run_daily(settings, journal=journal),
+            lock=app_.state.run_lock,  # one run at a time with POST /api/runs
+        )
         console.print("[bold]Daily job[/] (next runs):")
         for line in describe_schedule(settings.schedule, SystemClock().now()):
             console.print(f"  {escape(line)}", soft_wrap=True)

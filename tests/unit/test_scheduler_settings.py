@@ -160,3 +160,17 @@ def test_the_scheduler_runs_the_job_and_survives_a_failing_day() -> None:
         assert len(calls) == 2
     finally:
         sched.shutdown(wait=True)
+
+
+def test_the_scheduled_job_waits_for_a_run_the_api_holds() -> None:
+    lock = threading.Lock()
+    done = threading.Event()
+    sched = start_scheduler(ScheduleSettings(), done.set, lock=lock, start=False)
+    try:
+        sched.start()
+        with lock:  # a run triggered through the API is in progress
+            sched.modify_job(JOB_ID, next_run_time=SystemClock().now())
+            assert not done.wait(0.5)
+        assert done.wait(5.0)
+    finally:
+        sched.shutdown(wait=True)

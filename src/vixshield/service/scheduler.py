@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,12 +79,21 @@ def describe_schedule(schedule: ScheduleSettings, now: datetime, count: int = 3)
 
 
 def start_scheduler(
-    schedule: ScheduleSettings, job: Callable[[], Any], *, start: bool = True
+    schedule: ScheduleSettings,
+    job: Callable[[], Any],
+    *,
+    lock: AbstractContextManager[Any] | None = None,
+    start: bool = True,
 ) -> BackgroundScheduler:
-    """A background scheduler running ``job`` daily (module docstring); started unless told."""
+    """A background scheduler running ``job`` daily (module docstring); started unless told.
+
+    ``lock`` is held while the job runs: the server passes the API's run lock, so a scheduled
+    run waits for a run triggered by ``POST /api/runs`` (and that request answers 409 while the
+    scheduled one runs); the waiting job then finds the day journaled and reports it.
+    """
     scheduler = BackgroundScheduler(timezone=schedule.zone())
     scheduler.add_job(
-        _logged(job),
+        _logged(job, lock),
         daily_trigger(schedule),
         id=JOB_ID,
         name="vixshield run-daily",
@@ -97,10 +107,11 @@ def start_scheduler(
     return scheduler
 
 
-def _logged(job: Callable[[], Any]) -> Callable[[], None]:
+def _logged(job: Callable[[], Any], lock: AbstractContextManager[Any] | None) -> Callable[[], None]:
     def run() -> None:
         try:
-            outcome = job()
+            with lock if lock is not None else nullcontext():
+                outcome = job()
         except Exception:  # the scheduler thread must survive a bad day
             log.exception("the scheduled daily job raised")
             return
