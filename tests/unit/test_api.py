@@ -881,6 +881,9 @@ def test_the_dashboard_is_html_with_a_strict_csp(client: TestClient) -> None:
     assert r.headers["content-type"].startswith("text/html")
     assert "2018-01-04" in r.text
     assert '<script src="/static/plotly.min.js">' in r.text
+    # The journal's book equity rows (sessions as dates) draw the journaled equity curve.
+    assert 'id="fig-book-equity"' in r.text
+    assert "No book equity journaled yet" not in r.text
     csp = r.headers["content-security-policy"]
     assert "default-src 'none'" in csp
     assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]

@@ -773,6 +773,20 @@ def test_book_equity_and_backtest_figures(
     assert f"{final:,.2f}" in page  # the runs table
 
 
+def test_book_equity_rows_as_the_journal_returns_them_draw() -> None:
+    """``Journal.book_equity`` gives sessions as dates, with run ids: the curve is drawn."""
+    rows = [
+        {"session": date(2026, 11, 19), "run_id": 7, "revision": 1,
+         "options_value_usd": -400.0, "cash_usd": 400.0, "equity_usd": 1_000_000.0},
+        {"session": date(2026, 11, 20), "run_id": 8, "revision": 2,
+         "options_value_usd": -150.0, "cash_usd": 400.0, "equity_usd": 1_000_250.0},
+    ]  # fmt: skip
+    page = render_dashboard(_view(book_equity=rows))
+    eq = _figures(page)["fig-book-equity"]["data"][0]
+    assert eq["x"] == ["2026-11-19", "2026-11-20"]
+    assert eq["y"] == [1_000_000.0, 1_000_250.0]
+
+
 def test_no_backtest_configured_message() -> None:
     page = render_dashboard(_view())
     assert "No backtest configured" in page

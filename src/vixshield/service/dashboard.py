@@ -222,6 +222,13 @@ def _text(x: object) -> str | None:
     return x if isinstance(x, str) and x else None
 
 
+def _day_text(x: object) -> str | None:
+    """A session as ISO text: a non-empty string as given, a date (the journal's) formatted."""
+    if isinstance(x, date):
+        return x.isoformat()
+    return _text(x)
+
+
 # --------------------------------------------------------------------------------------------
 # Public helpers for the API
 
@@ -589,7 +596,7 @@ def _activation_layer(a: Mapping[str, Any]) -> str:
 def _history_figure(
     history: Sequence[Mapping[str, Any]], activations: Sequence[Mapping[str, Any]]
 ) -> _Figure | None:
-    items = [h for h in history if _text(_map(h).get("session"))]
+    items = [h for h in history if _day_text(_map(h).get("session"))]
     if not items:
         return None
     x = [str(h["session"]) for h in items]
@@ -652,7 +659,7 @@ def _history_figure(
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for raw in activations:
         a = _map(raw)
-        if _text(a.get("session")) in where:
+        if _day_text(a.get("session")) in where:
             groups.setdefault((_activation_layer(a), str(a.get("action") or "")), []).append(a)
     for (layer, action), acts in sorted(groups.items()):
         fig.add_trace(
@@ -703,7 +710,7 @@ def _history_figure(
 
 
 def _book_equity_figure(rows: Sequence[Mapping[str, Any]]) -> _Figure | None:
-    items = [_map(r) for r in rows if _text(_map(r).get("session"))]
+    items = [_map(r) for r in rows if _day_text(_map(r).get("session"))]
     if not items:
         return None
     fig = go.Figure(
