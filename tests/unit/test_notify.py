@@ -11,13 +11,17 @@ import email.policy
 import json
 import logging
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -861,3 +865,38 @@ def test_notify_signal_sends_to_every_channel(
 
 def test_notify_signal_with_nothing_configured_sends_nothing() -> None:
     assert notify_signal(_decision(), NotifySettings()) == []
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command line."""
+    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_email_over_starttls_trusting_the_configured_ca(
+    smtp_server: Callable[..., Controller], tmp_path: Path
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command is needed to make the test certificate")
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    handler = MailHandler()
+    controller = smtp_server(handler, tls_context=server_tls, require_starttls=True)
+    trusted = _mail_settings(controller, starttls=True, ca_file=str(cert))
+    result = send_email(format_signal(_decision()), trusted, sleep=Sleeps())
+    assert (result.ok, result.attempts, result.error) == (True, 1, None)
+    assert len(handler.received) == 1
+    # Without the CA the certificate is not trusted: refused at once, never sent in clear.
+    untrusted = _mail_settings(controller, starttls=True)
+    refused = send_email(format_signal(_decision()), untrusted, sleep=Sleeps())
+    assert (refused.ok, refused.attempts) == (False, 1)
+    assert refused.error is not None
+    assert "certificate" in refused.error.lower()
+    assert len(handler.received) == 1

@@ -1075,7 +1075,8 @@ def _smtp_reply(code: int, text: bytes | str) -> str:
 
 
 def _deliver(msg: EmailMessage, cfg: EmailSettings, timeout: float) -> _Try:
-    context = ssl.create_default_context()
+    # The system's CAs, or the PEM file the settings name (a relay with a private CA).
+    context = ssl.create_default_context(cafile=cfg.ca_file or None)
     smtp: smtplib.SMTP
     if cfg.port == _SMTP_IMPLICIT_TLS_PORT:  # SMTPS: TLS from the first byte
         smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=timeout, context=context)

@@ -65,6 +65,7 @@ urls = []                  # JSON POST (Slack-compatible "text" + "blocks") to e
 host = ""                  # SMTP server; "" = no e-mail
 port = 587
 starttls = true
+ca_file = ""               # PEM file of CAs trusted for the server's certificate; "" = the system's
 username = ""
 password_env = "VIXSHIELD_SMTP_PASSWORD"
 sender = ""
@@ -173,6 +174,7 @@ class EmailSettings(_Part):
     host: str = ""
     port: int = Field(default=587, ge=1, le=65535)
     starttls: bool = True
+    ca_file: str = ""
     username: str = ""
     password_env: str = "VIXSHIELD_SMTP_PASSWORD"
     sender: str = ""
