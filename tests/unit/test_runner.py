@@ -105,6 +105,7 @@ def test_replayed_days_give_the_identical_decision(
             book=rec.book,
             equity_usd=rec.equity_in_usd,
             stages=backtest_stages(rec.credit_window_usd, rec.spend_window_usd),
+            book_views=False,  # the backtest leaves the marks and payoff views out
         )
         assert _text(direct) == _text(rec.decision)
 
