@@ -341,3 +341,26 @@ def test_the_stored_answer_sends_nothing(
     run_daily(settings, **kw)
     run_daily(settings, notify=False, force=True, **kw)
     assert len(httpserver.log) == 1
+
+
+def test_a_failed_run_tells_the_trader_there_is_no_signal(
+    tmp_path: Path, journal: Journal, httpserver: HTTPServer
+) -> None:
+    def broken(_s: ServiceSettings, _d: date) -> MarketHistory:
+        raise DataError("the local store's data ends 2026-11-19, before 2026-11-20")
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    settings = _settings(tmp_path, notify={"webhook": {"urls": [httpserver.url_for("/hook")]}})
+    out = run_daily(settings, clock=FixedClock(AFTER_CLOSE), journal=journal,
+                    history_loader=broken)  # fmt: skip
+    assert out.status == "failed"
+    assert out.notifications_ok
+    body = json.loads(httpserver.log[0][0].get_data())
+    assert body["text"] == "VixShield: NO SIGNAL for 2026-11-20: the daily run failed"
+    section = body["blocks"][1]["text"]["text"]
+    assert "ends 2026-11-19, before 2026-11-20" in section
+    assert "vixshield run-daily --date 2026-11-20" in section
+    quiet = run_daily(settings, clock=FixedClock(AFTER_CLOSE), journal=journal,
+                      history_loader=broken, notify=False)  # fmt: skip
+    assert quiet.status == "failed"
+    assert len(httpserver.log) == 1

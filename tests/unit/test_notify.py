@@ -43,6 +43,7 @@ from vixshield.service.notify import (
     SLACK_MAX_FIELDS,
     SLACK_SECTION_MAX,
     SendResult,
+    format_failure,
     format_signal,
     mask_url,
     notify_signal,
@@ -900,3 +901,21 @@ def test_email_over_starttls_trusting_the_configured_ca(
     assert refused.error is not None
     assert "certificate" in refused.error.lower()
     assert len(handler.received) == 1
+
+
+def test_the_failure_message_says_no_signal_why_and_what_to_do() -> None:
+    msg = format_failure(
+        "2026-11-20",
+        "DataError: vix.csv, line 12, field 'close': '<b>' is not a number",
+        run={"id": 9, "revision": 2},
+        dashboard_url="https://desk.example/vix/",
+    )
+    assert msg.subject == "VixShield: NO SIGNAL for 2026-11-20: the daily run failed"
+    assert "(run 9, revision 2)" in msg.text
+    assert "vix.csv, line 12" in msg.text
+    assert "vixshield run-daily --date 2026-11-20" in msg.text
+    assert "https://desk.example/vix/" in msg.text
+    assert "&lt;b&gt;" in msg.html
+    assert "<b>" not in msg.html.replace("<b>'", "")
+    assert "&lt;b&gt;" in msg.slack["blocks"][1]["text"]["text"]
+    assert len(msg.slack["blocks"][0]["text"]["text"]) <= 150

@@ -27,7 +27,9 @@ Steps, in order, for one trading day:
       run's success, in one transaction.
 
 4. **Notifications** (after the journal is written): webhook and e-mail per ``[notify]``;
-   failures are retried with backoff and reported in the outcome, never undo the run.
+   failures are retried with backoff and reported in the outcome, never undo the run. A failed
+   run sends a "no signal today" message with the error, so a failure never looks like a quiet
+   day.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from vixshield.engine import run_day
 from vixshield.errors import DataError, VixShieldError
 from vixshield.journal import Journal, RunHandle
 from vixshield.report.demo import default_history
-from vixshield.service.notify import notify_signal
+from vixshield.service.notify import format_failure, notify_signal, send_message
 from vixshield.service.settings import ServiceSettings
 from vixshield.units import NEW_YORK
 
@@ -250,12 +252,16 @@ def _run(
         done = journal.finish(run, now=clock.now())
     except Exception as exc:  # recorded in the journal, reported, never half-written
         failed = journal.fail(run, exc, now=clock.now())
+        warned: tuple[Any, ...] = ()
+        if notify:
+            warned = tuple(_notify_failure(settings, session, failed, sleep))
         return DailyOutcome(
             "failed",
             session,
             f"the signal for {session} failed and is journaled as failed (run {failed.id}, "
             f"revision {failed.revision}): {failed.error}",
             run=failed,
+            notifications=warned,
             data_updates=updates,
         )
     payload = decision.to_json()
@@ -336,6 +342,26 @@ def update_data(settings: ServiceSettings, session: date, clock: Clock) -> list[
             report.append({"step": "import", "name": plan.name, "status": "ok",
                            "summary": res.summary()})  # fmt: skip
     return report
+
+
+def _notify_failure(
+    settings: ServiceSettings,
+    session: date,
+    run: RunHandle,
+    sleep: Callable[[float], None],
+) -> Sequence[Any]:
+    """Tell the trader there is no signal today, and why (a silent failure would look like a
+    quiet day)."""
+    cfg = settings.notify
+    if not cfg.webhook.urls and not cfg.email.enabled:
+        return []
+    message = format_failure(
+        session.isoformat(),
+        run.error or "unknown error",
+        run={"id": run.id, "revision": run.revision},
+        dashboard_url=settings.api.public_url or None,
+    )
+    return send_message(message, cfg, sleep=sleep)
 
 
 def _notify(

@@ -403,11 +403,7 @@ def _content(
             parts.append(f"({_text(run['mode'])})")
         run_line = " ".join(parts)
     code = _text((run or {}).get("code_version") or __version__)
-    url = (
-        dashboard_url
-        if dashboard_url and dashboard_url.startswith(("http://", "https://"))
-        else None
-    )
+    url = _web_url(dashboard_url)
 
     if orders or hedges:
         counts = [_plural(len(orders), "order")] if orders else []
@@ -649,6 +645,11 @@ def _render_html(c: _Content) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Slack (incoming webhook): blocks within Slack's limits
+
+
+def _web_url(url: str | None) -> str | None:
+    """An http(s) URL, else None (a ``javascript:`` or other scheme is never linked)."""
+    return url if url and url.startswith(("http://", "https://")) else None
 
 
 def _mrkdwn(s: str) -> str:
@@ -1171,6 +1172,16 @@ def notify_signal(
     when nothing is configured.
     """
     message = format_signal(decision, run=run, dashboard_url=dashboard_url, status=status)
+    return send_message(message, settings, sleep=sleep)
+
+
+def send_message(
+    message: SignalMessage,
+    settings: NotifySettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[SendResult]:
+    """Send a formatted message to every configured channel (webhooks, then the e-mail)."""
     results: list[SendResult] = []
     if settings.webhook.urls:
         with httpx.Client(follow_redirects=False) as client:
@@ -1181,3 +1192,45 @@ def notify_signal(
     if settings.email.enabled:
         results.append(send_email(message, settings, sleep=sleep))
     return results
+
+
+def format_failure(
+    session: str,
+    reason: str,
+    *,
+    run: Mapping[str, Any] | None = None,
+    dashboard_url: str | None = None,
+) -> SignalMessage:
+    """The message of a daily run that failed: no signal today, why, and what to do."""
+    run_part = ""
+    if run:
+        run_part = f" (run {run.get('id', '?')}, revision {run.get('revision', '?')})"
+    subject = f"VixShield: NO SIGNAL for {session}: the daily run failed"
+    lines = [
+        f"The daily run for {session} failed{run_part}; no signal was journaled.",
+        "",
+        f"Why: {reason}",
+        "",
+        "Fix the cause, then run `vixshield run-daily --date " + session + "` (or POST "
+        "/api/runs). Until then trade on your own judgement: the previous signal is stale.",
+    ]
+    url = _web_url(dashboard_url)
+    if url:
+        lines += ["", f"Dashboard: {url}"]
+    text = "\n".join(lines) + "\n"
+    html_body = "".join(f"<p>{html.escape(line)}</p>" for line in lines if line)
+    slack = {
+        "text": subject,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _mrkdwn("\n".join(lines))[:3000]},
+            },
+        ],
+    }
+    page = (
+        '<!DOCTYPE html><html><body style="font-family:sans-serif">'
+        f'<h2 style="color:#b00020">{html.escape(subject)}</h2>{html_body}</body></html>'
+    )
+    return SignalMessage(subject=subject, text=text, html=page, slack=slack)
