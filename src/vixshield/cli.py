@@ -1297,19 +1297,27 @@ def serve(
             "--schedule/--no-schedule", help="Run the daily job on its schedule in the server."
         ),
     ] = True,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            "--catch-up/--no-catch-up",
+            help="At start, journal the last published session's signal if it is missing.",
+        ),
+    ] = True,
 ) -> None:
     """The HTTP API and dashboard, with the daily job scheduled after the close.
 
     The schedule is ``schedule.time`` in ``schedule.timezone`` (default 16:30 New York) every
     day; the job skips days that are not sessions. The next fire times are printed in the zone,
-    in New York and in UTC.
+    in New York and in UTC. At start the last published session is journaled if it is missing
+    (--no-catch-up to skip).
     """
     import logging
 
     import uvicorn
 
     from vixshield.service.api import create_app
-    from vixshield.service.daily import open_journal, run_daily
+    from vixshield.service.daily import last_published_session, open_journal, run_daily
     from vixshield.service.scheduler import describe_schedule, start_scheduler
 
     try:
@@ -1321,16 +1329,26 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app_ = create_app(settings, journal=journal)
+
+    def _last() -> date:
+        return last_published_session(SystemClock().now())
+
     scheduler = None
     if schedule:
         scheduler = start_scheduler(
             settings.schedule,
             lambda: run_daily(settings, journal=journal),
             lock=app_.state.run_lock,  # one run at a time with POST /api/runs
+            catch_up=(lambda: run_daily(settings, journal=journal, day=_last()))
+            if catch_up
+            else None,
         )
         console.print("[bold]Daily job[/] (next runs):")
         for line in describe_schedule(settings.schedule, SystemClock().now()):
             console.print(f"  {escape(line)}", soft_wrap=True)
+        if catch_up:
+            last = last_published_session(SystemClock().now())
+            console.print(f"  catch-up now: the signal for {last} unless already journaled")
     if settings.api.token() is None:
         console.print(
             f"[yellow]writes are disabled:[/] set {escape(settings.api.token_env)} to enable "

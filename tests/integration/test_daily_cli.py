@@ -182,6 +182,7 @@ def test_serve_answers_health_and_the_dashboard_and_stops_on_sigint(tmp_path: Pa
         out, _ = proc.communicate(timeout=30)
     assert "Daily job" in out
     assert "New York" in out
+    assert "catch-up now: the signal for" in out
     assert proc.returncode == 0, out
 
 

@@ -13,6 +13,7 @@ import pytest
 from vixshield.clock import SystemClock
 from vixshield.config import ConfigError
 from vixshield.service.scheduler import (
+    CATCH_UP_ID,
     JOB_ID,
     daily_trigger,
     describe_schedule,
@@ -172,5 +173,25 @@ def test_the_scheduled_job_waits_for_a_run_the_api_holds() -> None:
             sched.modify_job(JOB_ID, next_run_time=SystemClock().now())
             assert not done.wait(0.5)
         assert done.wait(5.0)
+    finally:
+        sched.shutdown(wait=True)
+
+
+def test_the_catch_up_runs_once_at_start_under_the_lock() -> None:
+    lock = threading.Lock()
+    caught = threading.Event()
+    sched = start_scheduler(ScheduleSettings(), lambda: None, lock=lock, catch_up=caught.set,
+                            start=False)  # fmt: skip
+    try:
+        assert {j.id for j in sched.get_jobs()} == {JOB_ID, CATCH_UP_ID}
+        with lock:
+            sched.start()
+            assert not caught.wait(0.5)  # it waits for a run in progress
+        assert caught.wait(5.0)
+        for _ in range(50):
+            if [j.id for j in sched.get_jobs()] == [JOB_ID]:
+                break
+            threading.Event().wait(0.05)
+        assert [j.id for j in sched.get_jobs()] == [JOB_ID]  # a one-off: gone once run
     finally:
         sched.shutdown(wait=True)

@@ -71,7 +71,7 @@ from vixshield.errors import (
 )
 from vixshield.journal import Journal, RunHandle, StoredDecision
 from vixshield.journal.positions import FillInput
-from vixshield.service.daily import DailyOutcome, run_daily
+from vixshield.service.daily import DailyOutcome, last_published_session, run_daily
 from vixshield.service.dashboard import (
     DashboardView,
     history_item,
@@ -843,13 +843,8 @@ def _decision_ref(stored: StoredDecision) -> DecisionRef:
     )
 
 
-def expected_session(now: datetime) -> date:
-    """The last session whose data is out at ``now`` (today's once the close + 15 min passed)."""
-    day = now.astimezone(NEW_YORK).date()
-    session = calendar.previous_session(day, inclusive=True)
-    if stamp(session) > now:
-        session = calendar.previous_session(session)
-    return session
+expected_session = last_published_session
+"""The last session whose data is out at ``now`` (the daily job's definition)."""
 
 
 def _hedge_score(data: dict[str, Any]) -> int | None:

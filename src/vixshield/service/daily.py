@@ -156,6 +156,15 @@ def pick_session(now: datetime, day: date | None = None) -> _Day:
     return _Day(day, "")
 
 
+def last_published_session(now: datetime) -> date:
+    """The last session whose data is out at ``now`` (today's once the close + 15 min passed)."""
+    day = now.astimezone(NEW_YORK).date()
+    session = cal.previous_session(day, inclusive=True)
+    if stamp(session) > now:
+        session = cal.previous_session(session)
+    return session
+
+
 def run_daily(
     settings: ServiceSettings,
     *,
@@ -387,6 +396,7 @@ def _notify(
 __all__ = [
     "SIGNAL_MODE",
     "DailyOutcome",
+    "last_published_session",
     "load_history",
     "open_journal",
     "pick_session",

@@ -31,6 +31,7 @@ from vixshield.service.settings import ScheduleSettings
 from vixshield.units import NEW_YORK
 
 JOB_ID = "vixshield-run-daily"
+CATCH_UP_ID = "vixshield-run-daily-catch-up"
 log = logging.getLogger("vixshield.service")
 
 
@@ -83,6 +84,7 @@ def start_scheduler(
     job: Callable[[], Any],
     *,
     lock: AbstractContextManager[Any] | None = None,
+    catch_up: Callable[[], Any] | None = None,
     start: bool = True,
 ) -> BackgroundScheduler:
     """A background scheduler running ``job`` daily (module docstring); started unless told.
@@ -90,6 +92,11 @@ def start_scheduler(
     ``lock`` is held while the job runs: the server passes the API's run lock, so a scheduled
     run waits for a run triggered by ``POST /api/runs`` (and that request answers 409 while the
     scheduled one runs); the waiting job then finds the day journaled and reports it.
+
+    ``catch_up`` runs once at start (under the same lock): the server passes the job for the
+    last session whose data is out, so a server that was down at the scheduled time (beyond
+    the misfire grace) still journals that session's signal when it comes back; the job is
+    idempotent, so an already journaled day is only reported.
     """
     scheduler = BackgroundScheduler(timezone=schedule.zone())
     scheduler.add_job(
@@ -102,6 +109,14 @@ def start_scheduler(
         max_instances=1,
         replace_existing=True,
     )
+    if catch_up is not None:
+        scheduler.add_job(
+            _logged(catch_up, lock),
+            "date",  # no run date: as soon as the scheduler starts
+            id=CATCH_UP_ID,
+            name="vixshield run-daily catch-up",
+            misfire_grace_time=None,
+        )
     if start:
         scheduler.start()
     return scheduler
