@@ -364,3 +364,27 @@ def test_a_failed_run_tells_the_trader_there_is_no_signal(
                       history_loader=broken, notify=False)  # fmt: skip
     assert quiet.status == "failed"
     assert len(httpserver.log) == 1
+
+
+def test_sizing_equity_can_follow_the_journaled_book(
+    tmp_path: Path, journal: Journal, market: MarketHistory
+) -> None:
+    journal.record_positions(_vix_spread(), as_of=date(2026, 11, 10))
+    fixed = _settings(tmp_path, strategy={"equity_usd": 500_000.0})
+    follow = _settings(tmp_path, strategy={"equity_usd": 500_000.0, "equity_source": "journal"})
+    assert daily.account_equity(follow, journal, FRIDAY) == 500_000.0  # nothing journaled yet
+    thursday = datetime(2026, 11, 19, 17, 0, tzinfo=NEW_YORK)
+    first = run_daily(fixed, clock=FixedClock(thursday), journal=journal,
+                      history_loader=_loader(market))  # fmt: skip
+    assert first.decision is not None
+    marks = sum(m["value_usd"] for m in first.decision["book"]["marks"])
+    cash = -(2.10 - 0.80) * 5 * 100.0  # the spread's debit
+    expected = 500_000.0 + cash + marks
+    assert daily.account_equity(follow, journal, FRIDAY) == pytest.approx(expected, abs=1e-6)
+    assert daily.account_equity(fixed, journal, FRIDAY) == 500_000.0
+    # Only sessions before the day count: Thursday's own equity does not size Thursday.
+    assert daily.account_equity(follow, journal, date(2026, 11, 19)) == 500_000.0
+    friday = run_daily(follow, clock=FixedClock(AFTER_CLOSE), journal=journal,
+                       history_loader=_loader(market))  # fmt: skip
+    assert friday.decision is not None
+    assert friday.decision["book"]["equity_usd"] == pytest.approx(expected, abs=1e-6)

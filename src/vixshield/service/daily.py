@@ -255,7 +255,7 @@ def _run(
             clock=FixedClock(stamp(session)),
             config=config,
             book=book,
-            equity_usd=settings.strategy.equity_usd,
+            equity_usd=account_equity(settings, journal, session),
         )
         journal.record_decision(run, decision)
         done = journal.finish(run, now=clock.now())
@@ -299,6 +299,26 @@ def _book(settings: ServiceSettings, journal: Journal, session: date) -> Book:
     if settings.strategy.book:
         return read_book(Path(settings.strategy.book).expanduser())
     return journal.book(session)
+
+
+def account_equity(settings: ServiceSettings, journal: Journal, session: date) -> float:
+    """The equity that sizes the day's orders.
+
+    ``strategy.equity_source = "fixed"``: ``strategy.equity_usd``. ``"journal"``: the journaled
+    book's equity at the last journaled session before ``session`` (``equity_usd`` plus the
+    premium cash of the recorded positions and fills plus that day's marks,
+    :meth:`~vixshield.journal.Journal.book_equity`), ``equity_usd`` when nothing is journaled
+    yet.
+    """
+    base = settings.strategy.equity_usd
+    if settings.strategy.equity_source == "fixed":
+        return base
+    rows = [r for r in journal.book_equity(SIGNAL_MODE, base) if _as_date(r["session"]) < session]
+    return float(rows[-1]["equity_usd"]) if rows else base
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def load_history(settings: ServiceSettings, session: date) -> MarketHistory:
@@ -396,6 +416,7 @@ def _notify(
 __all__ = [
     "SIGNAL_MODE",
     "DailyOutcome",
+    "account_equity",
     "last_published_session",
     "load_history",
     "open_journal",

@@ -35,6 +35,7 @@ download_dir = ""          # default <data_dir>/downloads
 [strategy]
 config = ""                # strategy TOML (default: the documented defaults)
 equity_usd = 100000.0      # account equity: sizing, delta band; the journaled book starts here
+equity_source = "fixed"    # "fixed": equity_usd; "journal": the journaled book's last equity
 book = ""                  # a book file (CSV/JSON); default: the journaled positions
 
 [journal]
@@ -101,6 +102,7 @@ class DataSettings(_Part):
 class StrategySettings(_Part):
     config: str = ""
     equity_usd: float = Field(default=100_000.0, gt=0, allow_inf_nan=False)
+    equity_source: Literal["fixed", "journal"] = "fixed"
     book: str = ""
 
 
