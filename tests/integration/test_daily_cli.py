@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -195,3 +196,56 @@ def test_settings_init_writes_a_loadable_file_and_keeps_an_existing_one(tmp_path
     assert again.exit_code == 2
     assert "--force" in again.output
     assert runner.invoke(app, ["settings-init", str(path), "--force"]).exit_code == 0
+
+
+@pytest.mark.slow
+def test_readers_of_the_served_api_while_the_daily_job_writes(tmp_path: Path) -> None:
+    """The real job in its own process journals three sessions while readers hit the server."""
+    settings = _settings_file(tmp_path)
+    _journal(tmp_path).close()  # migrated before either process starts
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vixshield.cli", "serve", "--settings", str(settings),
+         "--port", str(port), "--no-schedule"],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def reader(k: int) -> None:
+        paths = ["/api/signals", "/api/book", "/api/health", "/api/runs", "/"]
+        with httpx.Client(base_url=base, timeout=30.0) as client:
+            while not stop.is_set():
+                statuses.append(client.get(paths[k % len(paths)]).status_code)
+                k += 1
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/api/health", timeout=2.0)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        readers = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+        for t in readers:
+            t.start()
+        for day in ("2026-11-18", "2026-11-19", "2026-11-20"):
+            job = subprocess.run(
+                [sys.executable, "-m", "vixshield.cli", "run-daily", "--settings",
+                 str(settings), "--date", day, "--no-notify"],
+                env=_env(), capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert job.returncode == 0, job.stdout + job.stderr
+        stop.set()
+        for t in readers:
+            t.join(30)
+        signals = httpx.get(f"{base}/api/signals", timeout=10.0).json()
+    finally:
+        stop.set()
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    assert len(statuses) > 20
+    assert all(s == 200 for s in statuses), sorted(set(statuses))
+    assert signals["count"] == 3
