@@ -54,7 +54,8 @@ class StrategyConfig(BaseModel):
     hedge: HedgeParams = Field(default_factory=HedgeParams)
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def describe_validation_error(err: ValidationError, source: str) -> str:
+    """One line per bad key of a TOML file: unknown keys and values out of their range."""
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
@@ -71,22 +72,26 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>") -> StrategyC
     try:
         return StrategyConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(describe_validation_error(exc, source)) from None
 
 
 def load_config(path: Path | None) -> StrategyConfig:
     """Read a TOML configuration file (``None``: the documented defaults)."""
     if path is None:
         return StrategyConfig()
+    return parse_config(read_toml(path, "the configuration"), source=str(path))
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a mapping; an unreadable or malformed file is a ConfigError naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from exc
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror})") from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(data, source=str(path))
 
 
 def fingerprint(config: StrategyConfig) -> str:

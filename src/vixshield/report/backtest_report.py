@@ -137,7 +137,7 @@ _MONTHS: Final = (
     "Nov",
     "Dec",
 )
-_PALETTE: Final = (
+PALETTE: Final = (
     "#1f77b4",
     "#ff7f0e",
     "#2ca02c",
@@ -651,7 +651,7 @@ def _dash(k: float, ks: Sequence[float]) -> str:
 
 def _colours(runs: Sequence[_Run]) -> dict[str, str]:
     names = list(dict.fromkeys(r.name for r in runs))
-    return {n: _PALETTE[i % len(_PALETTE)] for i, n in enumerate(names)}
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
 def _dates(index: pd.Index) -> list[str]:
@@ -865,7 +865,7 @@ def _fig_greeks(run: _Run) -> Any:
                 y=y,
                 name=_esc(title.split(":")[0]),
                 mode="lines",
-                line={"width": 1.4, "color": _PALETTE[i - 1]},
+                line={"width": 1.4, "color": PALETTE[i - 1]},
                 hovertemplate="%{y:,.2f} " + unit + "<extra>" + _esc(title) + "</extra>",
                 showlegend=False,
             ),

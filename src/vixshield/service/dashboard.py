@@ -57,7 +57,7 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 from vixshield import calendar
 from vixshield.data.market import stamp
 from vixshield.errors import CalendarError, DataError, InvalidInputError
-from vixshield.report.backtest_report import fmt_money, fmt_pct, fmt_ratio, k_label
+from vixshield.report.backtest_report import PALETTE, fmt_money, fmt_pct, fmt_ratio, k_label
 from vixshield.signals.regime import LABELS as REGIME_LABELS
 from vixshield.units import NEW_YORK
 
@@ -82,19 +82,8 @@ CSP: Final = (
 LAYERS: Final[tuple[str, ...]] = ("short", "medium", "long")
 """The ALVH layers, in the order shown."""
 
-# The backtest report's colours (vixshield.report.backtest_report), so both pages read alike.
-_PALETTE: Final = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-)
+# The backtest report's colours, so both pages read alike.
+_PALETTE: Final = PALETTE
 _REGIME_COLOUR: Final[Mapping[str, str]] = {
     "calm": "rgba(44, 160, 44, 0.55)",
     "normal": "rgba(31, 119, 180, 0.45)",

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vixshield.config import ConfigError
+from vixshield.config import ConfigError, describe_validation_error, read_toml
 
 DEFAULT_SETTINGS_TOML: Final = """\
 # VixShield service settings: every key with its default. Secrets are read from the
@@ -221,26 +220,11 @@ def parse_settings(data: dict[str, Any], *, source: str = "<service settings>") 
     try:
         return ServiceSettings.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for e in exc.errors():
-            path = ".".join(str(p) for p in e["loc"])
-            if e["type"] == "extra_forbidden":
-                lines.append(f"{source}: unknown key '{path}'; remove it or check its spelling")
-            else:
-                lines.append(f"{source}: '{path}' = {e.get('input')!r}: {e['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError(describe_validation_error(exc, source)) from None
 
 
 def load_settings(path: Path | None) -> ServiceSettings:
     """Read ``service.toml`` (``None``: every default)."""
     if path is None:
         return ServiceSettings()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the service settings ({exc.strerror})") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_settings(data, source=str(path))
+    return parse_settings(read_toml(path, "the service settings"), source=str(path))
