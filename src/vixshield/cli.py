@@ -1237,6 +1237,14 @@ def run_daily_cmd(
             "not a session or its data is not out yet).",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Catch up: run every session from this day (YYYY-MM-DD) to the last one "
+            "whose data is out; journaled days are reported. Only the last day is sent.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Record a new revision even if the day is already journaled.")
     ] = False,
@@ -1252,10 +1260,17 @@ def run_daily_cmd(
     is journaled as failed, with its error); 2 bad settings or arguments; 3 the signal was
     journaled but a notification could not be delivered after its retries.
     """
-    from vixshield.service.daily import run_daily
+    from vixshield.service.daily import run_daily, run_since
 
     try:
         settings = _settings(settings_file)
+        if since is not None:
+            if as_of is not None:
+                raise VixShieldError("give --date or --since, not both")
+            first = _parse_date(since, default=date.min, name="--since")
+            outcomes = run_since(settings, first, force=force, notify=notify)
+            _show_catch_up(outcomes, as_json=as_json)
+            return
         day = None if as_of is None else _parse_date(as_of, default=date.min, name="--date")
         outcome = run_daily(settings, day=day, force=force, notify=notify)
     except VixShieldError as exc:
@@ -1283,6 +1298,23 @@ def run_daily_cmd(
     if outcome.status == "failed":
         raise typer.Exit(code=1)
     if not outcome.notifications_ok:
+        raise typer.Exit(code=3)
+
+
+def _show_catch_up(outcomes: list[Any], *, as_json: bool) -> None:
+    """Print a catch-up's outcomes; exit 1 if any session failed, 3 if a send failed."""
+    if as_json:
+        _print_json([o.to_json() for o in outcomes])
+    else:
+        table = Table(title="Catch-up")
+        for col in ("session", "status", "message"):
+            table.add_column(col, overflow="fold")
+        for o in outcomes:
+            table.add_row(str(o.session), escape(o.status), escape(o.message))
+        console.print(table)
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(code=1)
+    if not all(o.notifications_ok for o in outcomes):
         raise typer.Exit(code=3)
 
 

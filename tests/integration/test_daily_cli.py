@@ -249,3 +249,13 @@ def test_readers_of_the_served_api_while_the_daily_job_writes(tmp_path: Path) ->
     assert len(statuses) > 20
     assert all(s == 200 for s in statuses), sorted(set(statuses))
     assert signals["count"] == 3
+
+
+def test_catch_up_arguments_are_checked(tmp_path: Path) -> None:
+    s = ["--settings", str(_settings_file(tmp_path))]
+    both = runner.invoke(app, ["run-daily", *s, "--date", DAY, "--since", DAY])
+    assert both.exit_code == 2
+    assert "not both" in both.output
+    future = runner.invoke(app, ["run-daily", *s, "--since", "2999-01-04"])
+    assert future.exit_code == 2
+    assert "nothing to catch up" in " ".join(future.output.split())

@@ -388,3 +388,35 @@ def test_sizing_equity_can_follow_the_journaled_book(
                        history_loader=_loader(market))  # fmt: skip
     assert friday.decision is not None
     assert friday.decision["book"]["equity_usd"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_catch_up_runs_every_missing_session_and_sends_only_the_last(
+    tmp_path: Path, journal: Journal, market: MarketHistory, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    settings = _settings(tmp_path, notify={"webhook": {"urls": [httpserver.url_for("/hook")]}})
+    kw: dict[str, Any] = {"clock": FixedClock(SUNDAY_NOON), "journal": journal,
+                          "history_loader": _loader(market)}  # fmt: skip
+    run_daily(settings, day=date(2026, 11, 18), notify=False, **kw)
+    outs = daily.run_since(settings, date(2026, 11, 16), **kw)
+    assert [(o.session, o.status) for o in outs] == [
+        (date(2026, 11, 16), "recorded"),
+        (date(2026, 11, 17), "recorded"),
+        (date(2026, 11, 18), "stored"),
+        (date(2026, 11, 19), "recorded"),
+        (date(2026, 11, 20), "recorded"),
+    ]
+    assert len(httpserver.log) == 1
+    assert "2026-11-20" in json.loads(httpserver.log[0][0].get_data())["text"]
+    assert len(journal.runs(status=SUCCEEDED)) == 5
+
+
+def test_catch_up_refuses_the_future_and_a_history(tmp_path: Path, journal: Journal) -> None:
+    settings = _settings(tmp_path)
+    with pytest.raises(DataError, match="after the last session whose data is out"):
+        daily.run_since(settings, date(2026, 11, 23), clock=FixedClock(SUNDAY_NOON),
+                        journal=journal)  # fmt: skip
+    with pytest.raises(DataError, match="run `vixshield backtest` for history"):
+        daily.run_since(settings, date(2024, 1, 2), clock=FixedClock(SUNDAY_NOON),
+                        journal=journal)  # fmt: skip
+    assert journal.runs() == []

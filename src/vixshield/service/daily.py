@@ -192,8 +192,64 @@ def run_daily(
     try:
         return _run(
             settings, session=session, force=force, clock=clock, journal=j, notify=notify,
-            sleep=sleep, history_loader=history_loader,
+            notify_failure=notify, sleep=sleep, history_loader=history_loader,
         )  # fmt: skip
+    finally:
+        if own:
+            j.close()
+
+
+MAX_BACKFILL_SESSIONS = 260
+"""``run_since`` refuses more sessions than about a year: a longer history is a backtest."""
+
+
+def run_since(
+    settings: ServiceSettings,
+    since: date,
+    *,
+    force: bool = False,
+    clock: Clock | None = None,
+    journal: Journal | None = None,
+    notify: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    history_loader: Callable[[ServiceSettings, date], MarketHistory] | None = None,
+) -> list[DailyOutcome]:
+    """Catch up: the daily job for every session from ``since`` to the last published one.
+
+    Sessions already journaled are reported from the journal (``stored``) unless ``force``;
+    a failed session does not stop the others. Only the last session's signal is sent (a
+    failure of any session is): the earlier ones are history by the time they are journaled.
+    """
+    clock = clock or SystemClock()
+    last = last_published_session(clock.now())
+    if since > last:
+        raise DataError(
+            f"--since {since} is after the last session whose data is out ({last}); "
+            "nothing to catch up"
+        )
+    days = cal.sessions(since, last)
+    if len(days) > MAX_BACKFILL_SESSIONS:
+        raise DataError(
+            f"--since {since} spans {len(days)} sessions (at most {MAX_BACKFILL_SESSIONS}); "
+            "run `vixshield backtest` for history, or catch up from a later day"
+        )
+    own = journal is None
+    j = journal if journal is not None else open_journal(settings)
+    try:
+        return [
+            _run(
+                settings,
+                session=day,
+                force=force,
+                clock=clock,
+                journal=j,
+                notify=notify and day == last,
+                notify_failure=notify,
+                sleep=sleep,
+                history_loader=history_loader,
+            )
+            for day in days
+        ]
     finally:
         if own:
             j.close()
@@ -214,6 +270,7 @@ def _run(
     clock: Clock,
     journal: Journal,
     notify: bool,
+    notify_failure: bool,
     sleep: Callable[[float], None],
     history_loader: Callable[[ServiceSettings, date], MarketHistory] | None,
 ) -> DailyOutcome:
@@ -262,7 +319,7 @@ def _run(
     except Exception as exc:  # recorded in the journal, reported, never half-written
         failed = journal.fail(run, exc, now=clock.now())
         warned: tuple[Any, ...] = ()
-        if notify:
+        if notify_failure:
             warned = tuple(_notify_failure(settings, session, failed, sleep))
         return DailyOutcome(
             "failed",
@@ -422,5 +479,6 @@ __all__ = [
     "open_journal",
     "pick_session",
     "run_daily",
+    "run_since",
     "update_data",
 ]
