@@ -420,3 +420,76 @@ def test_catch_up_refuses_the_future_and_a_history(tmp_path: Path, journal: Jour
         daily.run_since(settings, date(2024, 1, 2), clock=FixedClock(SUNDAY_NOON),
                         journal=journal)  # fmt: skip
     assert journal.runs() == []
+
+
+def _order(
+    action: str, structure: str, legs: list[tuple[str, int]], price: float
+) -> dict[str, Any]:
+    return {
+        "action": action, "layer": "core", "structure": structure,
+        "closes": [structure] if action == "close" else [],
+        "legs": [{"contract": c, "quantity": q, "price": price} for c, q in legs],
+        "limit_price": price, "reasons": ["why"], "quantity_change": None,
+    }  # fmt: skip
+
+
+def test_repeated_orders_are_marked_with_the_first_session_of_their_run() -> None:
+    close = [("SPX 2026-12-18 5400P", 2), ("SPX 2026-12-18 5350P", -2)]
+    d = {
+        "session": "2026-11-20",
+        "orders": [
+            _order("close", "condor", close, 25.9),  # prices move; the order is the same
+            _order("open", "new condor", [("SPXW 2027-01-08 5090P", -1)], 3.0),
+            {**_order("hold", "ladder", [], 0.0), "action": "hold"},
+        ],
+    }
+    earlier = [
+        {"session": "2026-11-19", "orders": [_order("close", "condor", close, 24.1),
+                                             {**_order("hold", "ladder", [], 0.0)}]},
+        {"session": "2026-11-18", "orders": [_order("close", "condor", close, 22.0)]},
+        {"session": "2026-11-17", "orders": []},  # the run starts after this day
+        {"session": "2026-11-16", "orders": [_order("close", "condor", close, 20.0)]},
+    ]  # fmt: skip
+    got = daily.with_repeats(d, earlier)
+    assert got["orders"][0]["proposed_since"] == "2026-11-18"
+    assert "proposed_since" not in got["orders"][1]  # new today
+    assert "proposed_since" not in got["orders"][2]  # holds are never marked
+    assert "proposed_since" not in d["orders"][0]  # a copy: the decision is unchanged
+    # A session missing from the journal breaks the run: nothing is known of it.
+    gap = daily.with_repeats(d, [e for e in earlier if e["session"] != "2026-11-19"])
+    assert "proposed_since" not in gap["orders"][0]
+    # Different legs (another size) are another order.
+    bigger = [("SPX 2026-12-18 5400P", 3), ("SPX 2026-12-18 5350P", -3)]
+    other = daily.with_repeats(
+        d, [{"session": "2026-11-19", "orders": [_order("close", "condor", bigger, 24.1)]}]
+    )
+    assert "proposed_since" not in other["orders"][0]
+
+
+def test_the_message_says_when_an_order_has_been_waiting(
+    tmp_path: Path, journal: Journal, market: MarketHistory, httpserver: HTTPServer
+) -> None:
+    """The condor's stop-loss close, proposed on Thursday and again on Friday."""
+    legs = (
+        Leg(OptionContract("SPX", date(2026, 12, 18), 5350.0, Right.PUT), 2, 9.0),
+        Leg(OptionContract("SPX", date(2026, 12, 18), 5400.0, Right.PUT), -2, 12.0),
+        Leg(OptionContract("SPX", date(2026, 12, 18), 5950.0, Right.CALL), -2, 6.0),
+        Leg(OptionContract("SPX", date(2026, 12, 18), 6000.0, Right.CALL), 2, 4.0),
+    )
+    journal.record_positions(Book((Structure("condor", legs),)), as_of=date(2026, 11, 2))
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    settings = _settings(tmp_path, notify={"webhook": {"urls": [httpserver.url_for("/hook")]}})
+    thursday = datetime(2026, 11, 19, 17, 0, tzinfo=NEW_YORK)
+    first = run_daily(settings, clock=FixedClock(thursday), journal=journal,
+                      history_loader=_loader(market))  # fmt: skip
+    friday = run_daily(settings, clock=FixedClock(AFTER_CLOSE), journal=journal,
+                       history_loader=_loader(market))  # fmt: skip
+    assert first.decision is not None
+    assert friday.decision is not None
+    closes = [o for o in friday.decision["orders"] if o["closes"] == ["condor"]]
+    assert closes, "the synthetic market's Friday closes the condor (stop loss)"
+    assert "proposed_since" not in closes[0]  # the journaled decision is as made
+    thursday_text = json.loads(httpserver.log[0][0].get_data())["text"]
+    friday_body = json.dumps(json.loads(httpserver.log[1][0].get_data()))
+    assert "proposed since" not in thursday_text
+    assert "2026-11-19, every session (no fill recorded)" in friday_body

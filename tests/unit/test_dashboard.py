@@ -958,3 +958,11 @@ def test_any_partial_decision_renders(decision: dict[str, Any]) -> None:
     page = render_dashboard(_view(decision=decision, history=[item]))
     assert page.endswith("</html>\n")
     _figures(page)
+
+
+def test_an_order_waiting_since_earlier_sessions_says_so() -> None:
+    decision = json.loads(json.dumps(FULL))
+    decision["orders"][0]["proposed_since"] = "2026-11-17"
+    page = render_dashboard(_view(decision=decision))
+    assert "proposed every session since 2026-11-17: no fill recorded in the journal yet" in page
+    assert "proposed every session since" not in render_dashboard(_view())

@@ -919,3 +919,14 @@ def test_the_failure_message_says_no_signal_why_and_what_to_do() -> None:
     assert "<b>" not in msg.html.replace("<b>'", "")
     assert "&lt;b&gt;" in msg.slack["blocks"][1]["text"]["text"]
     assert len(msg.slack["blocks"][0]["text"]["text"]) <= 150
+
+
+def test_an_order_waiting_since_earlier_sessions_says_so() -> None:
+    decision = _busy_decision()
+    decision["orders"][0]["proposed_since"] = "2026-11-17"
+    msg = format_signal(decision, run=RUN)
+    assert re.search(r"proposed since\s+2026-11-17, every session \(no fill recorded\)", msg.text)
+    assert "2026-11-17, every session" in msg.html
+    assert "2026-11-17" in json.dumps(msg.slack)
+    plain = format_signal(_busy_decision(), run=RUN)
+    assert "proposed since" not in plain.text

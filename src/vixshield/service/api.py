@@ -71,7 +71,13 @@ from vixshield.errors import (
 )
 from vixshield.journal import Journal, RunHandle, StoredDecision
 from vixshield.journal.positions import FillInput
-from vixshield.service.daily import DailyOutcome, last_published_session, run_daily
+from vixshield.service.daily import (
+    DailyOutcome,
+    earlier_decisions,
+    last_published_session,
+    run_daily,
+    with_repeats,
+)
 from vixshield.service.dashboard import (
     DashboardView,
     history_item,
@@ -1869,7 +1875,9 @@ def create_app(
                 notes.append("the configured backtest folder could not be read (server log)")
         view = DashboardView(
             generated_at=now,
-            decision=None if latest is None else latest.data(),
+            decision=None
+            if latest is None
+            else with_repeats(latest.data(), earlier_decisions(journal, latest.session)),
             run=None if latest is None else _run_meta_json(latest.run),
             history=history,
             hedge_activations=journal.hedge_activations(),

@@ -255,6 +255,64 @@ def run_since(
             j.close()
 
 
+def order_key(order: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two days' orders "the same order": action, layer, structure, what it closes
+    and its legs (contract and signed quantity); prices and reasons may differ day to day."""
+    legs = tuple(
+        sorted((str(g.get("contract")), g.get("quantity")) for g in order.get("legs") or ())
+    )
+    closes = tuple(str(c) for c in order.get("closes") or ())
+    return (order.get("action"), order.get("layer"), order.get("structure"), closes, legs)
+
+
+def with_repeats(
+    decision: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A copy of ``decision`` whose orders proposed on the previous sessions too carry
+    ``"proposed_since"``: the first session of that unbroken run (ISO date).
+
+    ``earlier`` holds the journaled decisions of earlier sessions, newest first, one per
+    session. A session missing from the journal breaks the run (nothing is known of it), and
+    so does a session without the order. Holds are never marked. The journal keeps the
+    decision as it was made; this is for the messages and the dashboard, which tell the trader
+    that an order has been waiting (the journaled book changes only when fills are recorded).
+    """
+    out = dict(decision)
+    orders = [dict(o) for o in decision.get("orders") or ()]
+    session = date.fromisoformat(str(decision["session"]))
+    by_day = {date.fromisoformat(str(d["session"])): d for d in earlier}
+    for order in orders:
+        if order.get("action") == "hold":
+            continue
+        key = order_key(order)
+        since: date | None = None
+        day = session
+        while True:
+            day = cal.previous_session(day)
+            previous = by_day.get(day)
+            if previous is None or all(order_key(o) != key for o in previous.get("orders") or ()):
+                break
+            since = day
+        if since is not None:
+            order["proposed_since"] = since.isoformat()
+    out["orders"] = orders
+    return out
+
+
+def earlier_decisions(journal: Journal, session: date, limit: int = 60) -> list[dict[str, Any]]:
+    """The latest decision of each journaled session before ``session``, newest first."""
+    seen: set[date] = set()
+    out: list[dict[str, Any]] = []
+    for stored in journal.history(SIGNAL_MODE, limit=limit * 3):
+        if stored.session >= session or stored.session in seen:
+            continue
+        seen.add(stored.session)
+        out.append(stored.data())
+        if len(out) == limit:
+            break
+    return out
+
+
 def open_journal(settings: ServiceSettings) -> Journal:
     """The journal the settings name (the default SQLite file's folder is created)."""
     if not settings.journal.url:
@@ -333,7 +391,8 @@ def _run(
     payload = decision.to_json()
     sent: tuple[Any, ...] = ()
     if notify:
-        sent = tuple(_notify(settings, payload, done, sleep))
+        told = with_repeats(payload, earlier_decisions(journal, session))
+        sent = tuple(_notify(settings, told, done, sleep))
     n_orders = len(payload["orders"])
     return DailyOutcome(
         "recorded",
@@ -474,11 +533,14 @@ __all__ = [
     "SIGNAL_MODE",
     "DailyOutcome",
     "account_equity",
+    "earlier_decisions",
     "last_published_session",
     "load_history",
     "open_journal",
+    "order_key",
     "pick_session",
     "run_daily",
     "run_since",
     "update_data",
+    "with_repeats",
 ]

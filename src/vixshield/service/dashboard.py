@@ -806,10 +806,19 @@ def _orders(decision: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "limit": limit,
                 "ticket": ticket,
                 "ticket_class": _sign_class(o.get("limit_price")),
-                "reasons": [str(r) for r in _list(o.get("reasons"))],
+                "reasons": _since(o) + [str(r) for r in _list(o.get("reasons"))],
             }
         )
     return out
+
+
+def _since(order: Mapping[str, Any]) -> list[str]:
+    """The "waiting" line of an order proposed on the previous sessions too (the service adds
+    ``proposed_since``; see :func:`vixshield.service.daily.with_repeats`)."""
+    since = _text(order.get("proposed_since"))
+    if since is None:
+        return []
+    return [f"proposed every session since {since}: no fill recorded in the journal yet"]
 
 
 def _hedge(book: Mapping[str, Any]) -> dict[str, Any] | None:

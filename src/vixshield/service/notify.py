@@ -263,6 +263,9 @@ def _ticket(order: Mapping[str, Any], number: int) -> _Ticket:
     change = order.get("quantity_change")
     if isinstance(change, int) and not isinstance(change, bool):
         facts.append(("quantity change", f"{change:+d}"))
+    since = order.get("proposed_since")
+    if since:
+        facts.append(("proposed since", f"{_text(since)}, every session (no fill recorded)"))
     reasons = tuple(_text(r) for r in _seq(order.get("reasons")))
     return _Ticket(f"{number}. {action} {layer}: {what}", legs, tuple(facts), reasons)
 
