@@ -1113,7 +1113,7 @@ def _stats_table(stats: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 # The page
 
-_CSS: Final = """
+BASE_CSS: Final = """
 :root { --ink: #1d2330; --muted: #5b6475; --line: #d9dde5; --band: #f5f7fa; }
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--ink); background: #ffffff;
@@ -1129,6 +1129,13 @@ nav a:hover { text-decoration: underline; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 12px 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
+"""
+"""The look both offline pages share (this report and the service dashboard): colours, type,
+the sticky nav, fact lists."""
+
+_CSS: Final = (
+    BASE_CSS
+    + """\
 .how { background: var(--band); border-left: 4px solid #8aa4c8; padding: 8px 12px;
   margin: 8px 0 14px; color: #2d3545; font-size: 13px; }
 .how p { margin: 4px 0; }
@@ -1153,6 +1160,7 @@ code { font-size: 12px; }
 .figure { margin: 8px 0 18px; border: 1px solid var(--line); border-radius: 4px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """
+)
 
 _CSP: Final = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "

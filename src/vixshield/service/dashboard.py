@@ -57,7 +57,14 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 from vixshield import calendar
 from vixshield.data.market import stamp
 from vixshield.errors import CalendarError, DataError, InvalidInputError
-from vixshield.report.backtest_report import PALETTE, fmt_money, fmt_pct, fmt_ratio, k_label
+from vixshield.report.backtest_report import (
+    BASE_CSS,
+    PALETTE,
+    fmt_money,
+    fmt_pct,
+    fmt_ratio,
+    k_label,
+)
 from vixshield.signals.regime import LABELS as REGIME_LABELS
 from vixshield.units import NEW_YORK
 
@@ -1169,5 +1176,6 @@ def render_dashboard(view: DashboardView) -> str:
         "book_equity": book_equity,
         "backtest": backtest,
         "figure_ids": [f.id for f in figures],
+        "base_css": Markup(BASE_CSS),  # the report's shared stylesheet (a constant)
     }
     return _environment().get_template("dashboard.html").render(context)
