@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -54,7 +54,7 @@ from vixshield.engine import run_day
 from vixshield.errors import DataError, VixShieldError
 from vixshield.journal import Journal, RunHandle
 from vixshield.report.demo import default_history
-from vixshield.service.notify import format_failure, notify_signal, send_message
+from vixshield.service.notify import SendResult, format_failure, notify_signal, send_message
 from vixshield.service.settings import ServiceSettings
 from vixshield.units import NEW_YORK
 
@@ -74,12 +74,12 @@ class DailyOutcome:
     message: str
     run: RunHandle | None = None
     decision: Mapping[str, Any] | None = None
-    notifications: tuple[Any, ...] = ()
+    notifications: tuple[SendResult, ...] = ()
     data_updates: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def notifications_ok(self) -> bool:
-        return all(getattr(n, "ok", True) for n in self.notifications)
+        return all(n.ok for n in self.notifications)
 
     def to_json(self) -> dict[str, Any]:
         run = None
@@ -103,20 +103,9 @@ class DailyOutcome:
             "message": self.message,
             "run": run,
             "decision": None if self.decision is None else dict(self.decision),
-            "notifications": [_send_json(n) for n in self.notifications],
+            "notifications": [asdict(n) for n in self.notifications],
             "data_updates": [dict(u) for u in self.data_updates],
         }
-
-
-def _send_json(result: Any) -> dict[str, Any]:
-    to_json = getattr(result, "to_json", None)
-    if callable(to_json):
-        out: dict[str, Any] = to_json()
-        return out
-    return {
-        k: getattr(result, k, None)
-        for k in ("channel", "target", "ok", "attempts", "error", "status_code")
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +365,7 @@ def _run(
         done = journal.finish(run, now=clock.now())
     except Exception as exc:  # recorded in the journal, reported, never half-written
         failed = journal.fail(run, exc, now=clock.now())
-        warned: tuple[Any, ...] = ()
+        warned: tuple[SendResult, ...] = ()
         if notify_failure:
             warned = tuple(_notify_failure(settings, session, failed, sleep))
         return DailyOutcome(
@@ -389,7 +378,7 @@ def _run(
             data_updates=updates,
         )
     payload = decision.to_json()
-    sent: tuple[Any, ...] = ()
+    sent: tuple[SendResult, ...] = ()
     if notify:
         told = with_repeats(payload, earlier_decisions(journal, session))
         sent = tuple(_notify(settings, told, done, sleep))
@@ -494,7 +483,7 @@ def _notify_failure(
     session: date,
     run: RunHandle,
     sleep: Callable[[float], None],
-) -> Sequence[Any]:
+) -> list[SendResult]:
     """Tell the trader there is no signal today, and why (a silent failure would look like a
     quiet day)."""
     cfg = settings.notify
@@ -514,7 +503,7 @@ def _notify(
     payload: Mapping[str, Any],
     run: RunHandle,
     sleep: Callable[[float], None],
-) -> Sequence[Any]:
+) -> list[SendResult]:
     cfg = settings.notify
     if not cfg.webhook.urls and not cfg.email.enabled:
         return []
